@@ -1,0 +1,1 @@
+"""One module per ``simcse-st`` subcommand; see :mod:`simcse_st.cli`."""

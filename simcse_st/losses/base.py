@@ -1,0 +1,224 @@
+"""What the two SimCSE losses share: input checks, the encoder call, GradCache and the auxiliary MLM term."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.losses.gradcache import CachedLossMixin, RandContext, _create_minibatch
+from torch import Tensor, nn
+
+from simcse_st.losses.mlm import MaskedLanguageModelingHead
+
+logger = logging.getLogger(__name__)
+
+SIMCSE_CITATION = """
+@inproceedings{gao2021simcse,
+    title = "{S}im{CSE}: Simple Contrastive Learning of Sentence Embeddings",
+    author = "Gao, Tianyu and Yao, Xingcheng and Chen, Danqi",
+    booktitle = "Proceedings of the 2021 Conference on Empirical Methods in Natural Language Processing",
+    year = "2021",
+    publisher = "Association for Computational Linguistics",
+    url = "https://aclanthology.org/2021.emnlp-main.552",
+    pages = "6894--6910",
+}
+"""
+
+
+class SimCSELossBase(CachedLossMixin, nn.Module):
+    """Base of :class:`SimCSELoss` and :class:`SupervisedSimCSELoss`; not used directly.
+
+    A subclass names its input columns (``column_names``), may turn each batch into the rows the encoder
+    sees (:meth:`views`), and computes the contrastive loss from the full batch's embeddings
+    (:meth:`contrastive_loss`). This class runs the encoder (in one pass, or in GradCache chunks when
+    ``mini_batch_size`` is set), applies the loss-owned ``head`` to the pooled embeddings, adds the MLM
+    term, and checks the input.
+    """
+
+    #: accepted numbers of text columns -> the names a data set would give them
+    column_names: dict[int, tuple[str, ...]] = {}
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        temperature: float,
+        gather_across_devices: bool,
+        mini_batch_size: int | None,
+        mlm_weight: float,
+        head: nn.Module | None = None,
+    ) -> None:
+        nn.Module.__init__(self)
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0 (the paper uses 0.05), got {temperature}.")
+        if mini_batch_size is not None and (not isinstance(mini_batch_size, int) or mini_batch_size < 1):
+            raise ValueError(f"mini_batch_size must be a positive integer or None, got {mini_batch_size!r}.")
+        if not mlm_weight >= 0:
+            raise ValueError(f"mlm_weight must be >= 0 (0 turns the MLM term off; the paper uses 0.1), got {mlm_weight}.")
+        self.model = model
+        self.temperature = float(temperature)
+        self.gather_across_devices = gather_across_devices
+        self.mini_batch_size = mini_batch_size
+        self.mlm_weight = float(mlm_weight)
+        self.head = head if head is not None else nn.Identity()
+        self.mlm = MaskedLanguageModelingHead(model) if mlm_weight > 0 else None
+        self.num_special_tokens = model.tokenizer.num_special_tokens_to_add(pair=False)
+        self._warned_no_negatives = False
+        self._synchronize_head_gradients()
+
+    @property
+    def uses_gradient_cache(self) -> bool:  # read by sentence-transformers' Matryoshka/AdaptiveLayer wrappers
+        return self.mini_batch_size is not None
+
+    # --- what subclasses define -------------------------------------------------------------------------
+    def views(self, features: dict[str, Any]) -> dict[str, Any]:
+        """The rows the encoder sees for one input column (the column itself unless a subclass says otherwise)."""
+        return features
+
+    def contrastive_loss(self, embeddings: list[Tensor]) -> Tensor:
+        """The InfoNCE loss from the full batch's embeddings, one tensor per input column."""
+        raise NotImplementedError
+
+    def has_negatives(self, batch_size: int, num_columns: int) -> bool:
+        """Whether a batch of this shape gives its anchors any negative candidate."""
+        return batch_size > 1
+
+    # --- the forward pass -------------------------------------------------------------------------------
+    def embed(self, features: dict[str, Any]) -> Tensor:
+        """``head(pool(encoder(views)))`` for one column: the h_i of the paper."""
+        return self.head(self.model(self.views(features))["sentence_embedding"])
+
+    def embed_minibatch(
+        self,
+        sentence_feature: dict[str, Tensor],
+        begin: int,
+        end: int,
+        with_grad: bool,
+        copy_random_state: bool,
+        random_state: RandContext | None = None,
+    ) -> tuple[Tensor, RandContext | None]:
+        """GradCache's chunk embedding, through :meth:`views` and the head; the RNG state is kept for the replay."""
+        features = _create_minibatch(sentence_feature, begin, end)
+        with random_state if random_state is not None else nullcontext():
+            with nullcontext() if with_grad else torch.no_grad():
+                state = RandContext(*features.values()) if copy_random_state else None
+                return self.embed(features), state
+
+    def calculate_loss(
+        self, reps: list[list[Tensor]], labels: Tensor | None = None, *, with_backward: bool = False
+    ) -> Tensor:
+        """The contrastive loss from per-chunk embeddings (GradCache's step 2 when ``with_backward``)."""
+        loss = self.contrastive_loss([torch.cat(chunks) for chunks in reps])
+        if with_backward:
+            loss.backward()
+            loss = loss.detach()
+        return loss
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None = None) -> Tensor:
+        features = list(sentence_features)
+        self.check_batch(features)
+        batch_size = features[0]["input_ids"].size(0)
+        if not self._any_process_has_negatives(batch_size, len(features)):
+            return self._no_negatives_loss(features[0]["input_ids"].device)
+        if self.mini_batch_size is None:
+            loss = self.calculate_loss([[self.embed(column)] for column in features])
+        else:
+            loss = self.forward_cached(features, labels)
+        if self.mlm is not None:
+            # total = l_contrastive + lambda * l_mlm (appendix F), the MLM term over every input sentence once
+            mlm_loss = torch.stack([self.mlm(self.model, column) for column in features]).mean()
+            loss = loss + self.mlm_weight * mlm_loss
+        return loss
+
+    # --- input checks -----------------------------------------------------------------------------------
+    def expected_columns_text(self) -> str:
+        return " or ".join(f"{n} ({', '.join(names)})" for n, names in self.column_names.items())
+
+    def validate_columns(self, column_names: Sequence[str]) -> None:
+        """Raise a ValueError naming the columns if a data set has the wrong number of text columns.
+
+        Call it on ``dataset.column_names`` (a ``label`` column, which this loss ignores, excluded) before
+        training; the forward pass repeats the count check on every batch, where names are no longer known.
+        """
+        text_columns = [name for name in column_names if name not in ("label", "score", "dataset_name")]
+        if len(text_columns) not in self.column_names:
+            raise ValueError(
+                f"{type(self).__name__} expects {self.expected_columns_text()} text columns, but the data set has "
+                f"{len(text_columns)}: {text_columns}. Select the right ones, e.g. "
+                f"dataset.select_columns({list(self.column_names[min(self.column_names)])!r}) after renaming."
+            )
+
+    def check_batch(self, features: list[dict[str, Tensor]]) -> None:
+        """Raise a ValueError for a wrong column count or an empty sentence in this batch."""
+        if len(features) not in self.column_names:
+            raise ValueError(
+                f"{type(self).__name__} expects {self.expected_columns_text()} text columns, but the batch has "
+                f"{len(features)} text columns. Keep only those columns in the training data set "
+                "(dataset.select_columns([...]))."
+            )
+        for position, column in enumerate(features):
+            # a row with no token besides the tokenizer's special ones was an empty (or blank) string
+            lengths = column["attention_mask"].sum(dim=1)
+            empty = (lengths <= self.num_special_tokens).nonzero().flatten().tolist()
+            if empty:
+                raise ValueError(
+                    f"{type(self).__name__}: rows {empty} of text column {position} in this batch are empty strings. "
+                    "Remove empty sentences from the data set, e.g. dataset.filter(lambda row: row['text'].strip())."
+                )
+
+    def _any_process_has_negatives(self, batch_size: int, num_columns: int) -> bool:
+        if self.gather_across_devices and dist.is_available() and dist.is_initialized():
+            batch_size *= dist.get_world_size()
+        return self.has_negatives(batch_size, num_columns)
+
+    def _no_negatives_loss(self, device: torch.device) -> Tensor:
+        if not self._warned_no_negatives:
+            logger.warning(
+                "%s got a batch with a single row: it has no in-batch negatives, so it contributes no loss. "
+                "This happens with a data set's last, short batch; set dataloader_drop_last=True (or a batch "
+                "size that divides the data set) to avoid it.",
+                type(self).__name__,
+            )
+            self._warned_no_negatives = True
+        return torch.zeros((), device=device, requires_grad=True)
+
+    # --- distributed training ---------------------------------------------------------------------------
+    def _synchronize_head_gradients(self) -> None:
+        """Average the loss-owned head's gradients over processes, as DDP does for the model's own parameters.
+
+        The trainer wraps only the model in DistributedDataParallel; parameters that live in the loss
+        (the MLP and MLM heads) would otherwise drift apart between processes.
+        """
+        model_parameters = {id(p) for p in self.model.parameters()}
+        for parameter in self.parameters():
+            if parameter.requires_grad and id(parameter) not in model_parameters:
+                parameter.register_hook(_average_over_processes)
+
+    def head_state_dict(self) -> dict[str, Tensor]:
+        """The loss-owned parameters (heads), without the model's: what a training checkpoint must add."""
+        model_keys = {f"model.{key}" for key in self.model.state_dict()}
+        return {key: value for key, value in self.state_dict().items() if key not in model_keys}
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "gather_across_devices": self.gather_across_devices,
+            "mini_batch_size": self.mini_batch_size,
+            "mlm_weight": self.mlm_weight,
+        }
+
+    @property
+    def citation(self) -> str:
+        return SIMCSE_CITATION
+
+
+def _average_over_processes(gradient: Tensor) -> Tensor:
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return gradient
+    gradient = gradient.clone()
+    dist.all_reduce(gradient)
+    return gradient / dist.get_world_size()

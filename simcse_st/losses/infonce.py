@@ -1,0 +1,43 @@
+"""The InfoNCE pieces that both SimCSE losses share (Gao et al. 2021, eq. 1, 4 and 5).
+
+For an anchor h_i with positive h_i^+ among candidates {h_j}, the training objective is
+
+    l_i = -log( e^{sim(h_i, h_i^+)/tau} / sum_j e^{sim(h_i, h_j)/tau} )
+
+with sim the cosine similarity and tau the temperature: a cross-entropy over cosine logits.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from sentence_transformers.util import all_gather_with_grad, cos_sim, get_rank
+from torch import Tensor
+
+
+def cosine_logits(anchors: Tensor, candidates: Tensor, temperature: float) -> Tensor:
+    """``sim(h_i, h_j) / tau`` for every anchor i and candidate j: the exponent in eq. (1)."""
+    return cos_sim(anchors, candidates) / temperature
+
+
+def info_nce(logits: Tensor, positives: Tensor) -> Tensor:
+    """Mean over anchors of ``-log softmax(logits_i)[positives_i]`` (eq. 1, 4, 5)."""
+    return F.cross_entropy(logits, positives)
+
+
+def gather_candidates(local: Tensor, across_devices: bool) -> tuple[Tensor, int]:
+    """The candidates of every process and where this process's rows start among them.
+
+    With ``across_devices`` under torch.distributed, the rows of all processes are concatenated with
+    gradient flowing back to each process's own rows (sentence-transformers' all-gather-with-grad);
+    otherwise the local rows are returned with offset 0.
+    """
+    if not (across_devices and dist.is_available() and dist.is_initialized()):
+        return local, 0
+    return all_gather_with_grad(local), get_rank() * local.size(0)
+
+
+def positive_indices(batch_size: int, offset: int, device: torch.device) -> Tensor:
+    """Index of anchor i's positive among the gathered candidates: ``offset + i``."""
+    return torch.arange(offset, offset + batch_size, device=device)

@@ -1,0 +1,123 @@
+"""SimCSELoss: the unsupervised dropout-pair InfoNCE."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from simcse_st import SimCSELoss
+from tests.losses.conftest import SENTENCES, tokenize
+
+
+def hand_info_nce(anchors: np.ndarray, candidates: np.ndarray, temperature: float, targets: np.ndarray) -> float:
+    """InfoNCE written out in numpy: mean_i -log(e^{s_i,t_i} / sum_j e^{s_ij}), s = cosine / temperature."""
+    a = anchors / np.linalg.norm(anchors, axis=1, keepdims=True)
+    c = candidates / np.linalg.norm(candidates, axis=1, keepdims=True)
+    logits = a @ c.T / temperature
+    log_normalizer = np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1)) + logits.max(axis=1)
+    return float(np.mean(log_normalizer - logits[np.arange(len(a)), targets]))
+
+
+@pytest.mark.parametrize("mlp_head", [False, True])
+@pytest.mark.parametrize("temperature", [0.05, 0.5])
+def test_loss_equals_hand_computed_info_nce_without_dropout(make_model, mlp_head, temperature):
+    model = make_model(dropout=0.0)
+    loss_fn = SimCSELoss(model, temperature=temperature, mlp_head=mlp_head)
+    with torch.no_grad():
+        loss = loss_fn(tokenize(model, SENTENCES)).item()
+        embeddings = model.encode(SENTENCES, convert_to_tensor=True)
+        h = loss_fn.head(embeddings).numpy()  # the head as the loss owns it (identity without mlp_head)
+    # without dropout both views equal h, so the positive of anchor i is candidate i
+    expected = hand_info_nce(h, h, temperature, np.arange(len(SENTENCES)))
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_one_encoder_call_per_batch_of_2b_rows(make_model):
+    model = make_model(dropout=0.1)
+    loss_fn = SimCSELoss(model)
+    rows_seen = []
+    hook = model[0].register_forward_hook(lambda module, args, output: rows_seen.append(args[0]["input_ids"].size(0)))
+    try:
+        loss_fn(tokenize(model, SENTENCES))
+    finally:
+        hook.remove()
+    assert rows_seen == [2 * len(SENTENCES)]
+
+
+def two_views(model, loss_fn) -> tuple[torch.Tensor, torch.Tensor]:
+    features = tokenize(model, SENTENCES)[0]
+    h = loss_fn.embed(features).view(len(SENTENCES), 2, -1)
+    return h[:, 0], h[:, 1]
+
+
+def test_views_differ_with_dropout_and_match_without(make_model):
+    torch.manual_seed(0)
+    with_dropout = make_model(dropout=0.1).train()
+    first, second = two_views(with_dropout, SimCSELoss(with_dropout, mlp_head=False))
+    assert (first - second).abs().max() > 1e-3
+
+    without_dropout = make_model(dropout=0.0).train()
+    first, second = two_views(without_dropout, SimCSELoss(without_dropout, mlp_head=False))
+    torch.testing.assert_close(first, second)
+
+
+def test_mlp_head_gets_gradients_and_is_not_in_the_model(make_model):
+    model = make_model(dropout=0.1)
+    loss_fn = SimCSELoss(model, mlp_head=True)
+    loss_fn(tokenize(model, SENTENCES)).backward()
+    head_parameters = list(loss_fn.head.parameters())
+    assert head_parameters and all(p.grad is not None and p.grad.abs().sum() > 0 for p in head_parameters)
+    model_parameter_ids = {id(p) for p in model.parameters()}
+    assert not any(id(p) in model_parameter_ids for p in head_parameters)
+    assert set(loss_fn.head_state_dict()) == {"head.0.weight", "head.0.bias"}
+
+
+def test_bad_temperature_and_column_count(make_model):
+    model = make_model()
+    for temperature in (0.0, -0.05):
+        with pytest.raises(ValueError, match="temperature must be > 0"):
+            SimCSELoss(model, temperature=temperature)
+    loss_fn = SimCSELoss(model)
+    with pytest.raises(ValueError, match=r"expects 1 \(sentence\) text columns, but the batch has 2"):
+        loss_fn(tokenize(model, SENTENCES, SENTENCES))
+    with pytest.raises(ValueError, match=r"\['premise', 'hypothesis'\]"):
+        loss_fn.validate_columns(["premise", "hypothesis", "label"])
+    loss_fn.validate_columns(["text", "label"])
+
+
+def test_empty_string_is_a_clear_error(make_model):
+    model = make_model()
+    with pytest.raises(ValueError, match=r"rows \[1\] of text column 0 .* empty strings"):
+        SimCSELoss(model)(tokenize(model, ["A sentence.", "", "Another sentence."]))
+
+
+def test_single_row_batch_warns_once_and_adds_no_loss(make_model, caplog):
+    model = make_model()
+    loss_fn = SimCSELoss(model)
+    with caplog.at_level(logging.WARNING):
+        first = loss_fn(tokenize(model, ["Only one sentence here."]))
+        second = loss_fn(tokenize(model, ["And one more."]))
+    assert first.item() == 0.0 and second.item() == 0.0
+    first.backward()  # the trainer calls backward on it: no crash
+    assert sum("no in-batch negatives" in record.message for record in caplog.records) == 1
+
+
+def test_model_without_dropout_warns_about_collapse(make_model, caplog):
+    with caplog.at_level(logging.WARNING):
+        SimCSELoss(make_model(dropout=0.0))
+    assert any("collapses" in record.message for record in caplog.records)
+
+
+def test_config_and_citation(make_model):
+    loss_fn = SimCSELoss(make_model(), temperature=0.1, mlp_head=False)
+    assert loss_fn.get_config_dict() == {
+        "temperature": 0.1,
+        "gather_across_devices": False,
+        "mini_batch_size": None,
+        "mlm_weight": 0.0,
+        "mlp_head": False,
+    }
+    assert "gao2021simcse" in loss_fn.citation
