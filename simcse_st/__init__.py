@@ -22,6 +22,17 @@ _EXPORTS: dict[str, str] = {
     "SentEvalSTSEvaluator": "simcse_st.evaluation",
     "AlignmentUniformityEvaluator": "simcse_st.evaluation",
     "run_mteb": "simcse_st.evaluation",
+    "SemanticIndex": "simcse_st.apps",
+    "cluster": "simcse_st.apps",
+    "plot_map": "simcse_st.apps",
+    "load_sentence_file": "simcse_st.data",
+    "load_nli_csv": "simcse_st.data",
+    "load_senteval_nli": "simcse_st.data",
+    "load_training_data": "simcse_st.data",
+    "Recipe": "simcse_st.recipes",
+    "RECIPES": "simcse_st.recipes",
+    "get_recipe": "simcse_st.recipes",
+    "train_simcse": "simcse_st.training",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -166,7 +166,7 @@ def _read_senteval_subset(task: str, subset: str, data_dir: str | os.PathLike[st
             f"{input_path} has {len(inputs)} lines but {gold_path} has {len(golds)}; they must pair line by line."
         )
     subset_data = STSSubset(subset, [], [], [])
-    for (number, line), (_, gold) in zip(inputs, golds):
+    for (number, line), (_, gold) in zip(inputs, golds, strict=True):
         if not gold.strip():  # an unscored pair
             continue
         columns = line.split("\t")

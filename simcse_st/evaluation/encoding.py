@@ -14,26 +14,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simcse_st.evaluation.protocol import BASELINE_POOLINGS, check_choice
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-BASELINE_POOLINGS: tuple[str, ...] = ("avg_first_last", "avg_top2", "cls_before_pooler")
-"""Poolings of the official SimCSE ``evaluation.py`` for vanilla checkpoints:
-
-- ``avg_first_last``: token average of the mean of the first and last Transformer layers' outputs;
-- ``avg_top2``: token average of the mean of the last two layers' outputs;
-- ``cls_before_pooler``: the last layer's ``[CLS]`` vector, before BERT's pooler.
-
-They bypass the model's own pooling and any module after its Transformer.
-"""
-
-
 def check_pooling(pooling: str | None) -> None:
-    """Raise a ValueError naming the choices when ``pooling`` is neither None nor a baseline pooling."""
-    if pooling is not None and pooling not in BASELINE_POOLINGS:
-        raise ValueError(
-            f"Unknown pooling {pooling!r}: use None (the model's own pooling) or one of {', '.join(BASELINE_POOLINGS)}."
-        )
+    """Raise a ValueError naming the choices unless ``pooling`` is None (the model's own) or a baseline pooling."""
+    check_choice(pooling, BASELINE_POOLINGS, "pooling", allow_none=True)
 
 
 def encode(

@@ -12,15 +12,24 @@ from sentence_transformers.sentence_transformer.evaluation import SentenceEvalua
 from simcse_st.data.sts import STS_TASK_LABELS, STS_TASKS, STSSubset, load_sts_task
 from simcse_st.evaluation.encoding import check_pooling, encode_unique
 from simcse_st.evaluation.metrics import paired_cosine, spearman_x100
+from simcse_st.evaluation.protocol import AGGREGATIONS, DEV_TASKS, check_choice
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
-AGGREGATIONS: tuple[str, ...] = ("all", "mean", "wmean")
-DEV_TASKS: tuple[str, ...] = ("STSBenchmark", "SICKRelatedness")
-"""The tasks with a dev split, which the official trainer uses to pick checkpoints."""
+
+def training_position(epoch: float, steps: int) -> str:
+    """`` after epoch E, step S`` for a log line, or ``""`` outside training (``epoch == -1``)."""
+    if epoch == -1:
+        return ""
+    return f" after epoch {epoch:g}" + ("" if steps == -1 else f", step {steps}")
+
+
+def score_line(scores: dict[str, float]) -> str:
+    """``STS12 72.36 | ... | SICK-R 77.15 | avg 78.87`` for a log line."""
+    return " | ".join(f"{STS_TASK_LABELS.get(task, task)} {score:.2f}" for task, score in scores.items())
 
 
 class SentEvalSTSEvaluator(SentenceEvaluator):
@@ -74,10 +83,8 @@ class SentEvalSTSEvaluator(SentenceEvaluator):
         source: str = "local",
     ) -> None:
         super().__init__()
-        if split not in ("test", "dev"):
-            raise ValueError(f"Unknown split {split!r}: use 'test' (the paper's table) or 'dev' (STS-B + SICK-R dev).")
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(f"Unknown aggregation {aggregation!r}; choose from {', '.join(AGGREGATIONS)}.")
+        check_choice(split, ("test", "dev"), "split")
+        check_choice(aggregation, AGGREGATIONS, "aggregation")
         check_pooling(pooling)
         self.tasks = tuple(tasks) if tasks else (STS_TASKS if split == "test" else DEV_TASKS)
         self.split = split
@@ -96,9 +103,8 @@ class SentEvalSTSEvaluator(SentenceEvaluator):
     ) -> dict[str, float]:
         """Score ``model``; returns Spearman x100 per task and their average, keyed as the class docstring says."""
         scores = self.compute_scores(model)
-        where = "" if epoch == -1 else f" after epoch {epoch:g}" + ("" if steps == -1 else f", step {steps}")
-        table = " | ".join(f"{STS_TASK_LABELS.get(task, task)} {score:.2f}" for task, score in scores.items())
-        logger.info(f"SentEvalSTSEvaluator ({self.split}, {self.aggregation}){where}: {table}")
+        where = training_position(epoch, steps)
+        logger.info(f"SentEvalSTSEvaluator ({self.split}, {self.aggregation}){where}: {score_line(scores)}")
         metrics = self.prefix_name_to_metrics(scores, self.name)
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
@@ -117,13 +123,13 @@ class SentEvalSTSEvaluator(SentenceEvaluator):
         return scores
 
     def _task_score(self, subsets: list[STSSubset], row: dict[str, int], embeddings: np.ndarray) -> float:
-        predicted = [
-            paired_cosine(embeddings[[row[s] for s in subset.sentences1]], embeddings[[row[s] for s in subset.sentences2]])
-            for subset in subsets
-        ]
+        def rows(sentences: list[str]) -> np.ndarray:
+            return embeddings[[row[sentence] for sentence in sentences]]
+
+        predicted = [paired_cosine(rows(subset.sentences1), rows(subset.sentences2)) for subset in subsets]
         if self.aggregation == "all":
             return spearman_x100([g for subset in subsets for g in subset.scores], np.concatenate(predicted))
-        per_subset = [spearman_x100(subset.scores, cosines) for subset, cosines in zip(subsets, predicted)]
+        per_subset = [spearman_x100(subset.scores, cosines) for subset, cosines in zip(subsets, predicted, strict=True)]
         weights = None if self.aggregation == "mean" else [len(subset) for subset in subsets]
         return float(np.average(per_subset, weights=weights))
 

@@ -1,0 +1,171 @@
+"""What the applications share: reading a corpus file, checking sentences, loading and running a model.
+
+Search, clustering and maps all take a model (a ``SentenceTransformer`` or its name or path) and a list of
+sentences, or a text file with one sentence a line, and embed the sentences in batches with a progress bar.
+Embeddings are L2-normalized, so a dot product is the cosine similarity SimCSE trains for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+ModelLike = Union["SentenceTransformer", str, os.PathLike]
+"""A loaded ``SentenceTransformer``, or a local folder or Hugging Face Hub name to load one from."""
+
+
+def read_sentences(path: str | os.PathLike[str], what: str = "corpus") -> list[str]:
+    """The non-blank lines of a UTF-8 text file, stripped, in order.
+
+    Args:
+        path: a text file with one sentence (or label) a line; a UTF-8 byte-order mark is accepted.
+        what: what the file holds, for error messages (``"corpus"``, ``"labels"``).
+
+    Returns:
+        One string per non-blank line.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        ValueError: when the file is not UTF-8 (naming the line and byte), or has no non-blank line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"The {what} file {path} does not exist (expected a text file, one entry a line).")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"The {what} file {path} is not UTF-8 text: byte 0x{data[error.start]:02x} at line {line} cannot be "
+            f"decoded. Convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > {path}.utf8`."
+        ) from None
+    sentences = [line.strip() for line in text.splitlines() if line.strip()]
+    if not sentences:
+        raise ValueError(f"The {what} file {path} is empty: it needs one non-blank line per entry.")
+    return sentences
+
+
+def check_sentences(sentences: Sequence[str] | str, what: str = "corpus") -> list[str]:
+    """``sentences`` as a list, after checking there is at least one and none is blank.
+
+    Args:
+        sentences: the texts; a single string counts as one text.
+        what: what they are, for error messages (``"corpus"``, ``"query"``).
+
+    Raises:
+        ValueError: for an empty list, a blank text or a non-string, naming its position.
+    """
+    texts = [sentences] if isinstance(sentences, str) else list(sentences)
+    if not texts:
+        raise ValueError(f"The {what} is empty: give at least one sentence.")
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"{what.capitalize()} entry {position} is a {type(text).__name__}, not a string.")
+        if not text.strip():
+            raise ValueError(f"{what.capitalize()} entry {position} is blank: give non-empty sentences.")
+    return texts
+
+
+def resolve_model(model: ModelLike) -> SentenceTransformer:
+    """``model`` itself if it is a loaded ``SentenceTransformer``; else the model loaded from that name or path."""
+    if isinstance(model, (str, os.PathLike)):
+        from simcse_st.models import load_model
+
+        return load_model(os.fspath(model))
+    return model
+
+
+def embedding_dimension(model: SentenceTransformer) -> int:
+    """The width of ``model``'s sentence embeddings."""
+    return int(model.get_embedding_dimension())
+
+
+def encode_sentences(
+    model: SentenceTransformer,
+    sentences: Sequence[str],
+    batch_size: int = 64,
+    show_progress_bar: bool = True,
+) -> np.ndarray:
+    """L2-normalized float32 embeddings of ``sentences``, computed in batches with a progress bar.
+
+    Args:
+        model: the encoder.
+        sentences: the texts, already checked with :func:`check_sentences`.
+        batch_size: sentences per forward pass.
+        show_progress_bar: show a tqdm bar over batches.
+
+    Returns:
+        An array of shape ``(len(sentences), dimension)`` whose rows have unit norm.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive number of sentences, got {batch_size}.")
+    if len(sentences) > batch_size:
+        logger.info("Encoding %d sentences in batches of %d", len(sentences), batch_size)
+    embeddings = model.encode(
+        list(sentences),
+        batch_size=batch_size,
+        show_progress_bar=show_progress_bar,
+        convert_to_numpy=True,
+        normalize_embeddings=True,
+    )
+    return np.asarray(embeddings, dtype=np.float32)
+
+
+def normalize_rows(embeddings: np.ndarray) -> np.ndarray:
+    """``embeddings`` (an array or tensor) as float32 rows of unit norm (zero rows stay zero)."""
+    array = as_array(embeddings)
+    embeddings = np.asarray(embeddings if array is None else array, dtype=np.float32)
+    if embeddings.ndim != 2:
+        raise ValueError(f"Embeddings must be a 2-D array (one row per sentence), got shape {embeddings.shape}.")
+    norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+    return embeddings / np.maximum(norms, 1e-12)
+
+
+def embed_corpus(
+    model_or_embeddings: ModelLike | np.ndarray,
+    sentences: Sequence[str],
+    batch_size: int = 64,
+    show_progress_bar: bool = True,
+) -> np.ndarray:
+    """Normalized embeddings of ``sentences``: given ones (checked to match), or computed with the model.
+
+    Args:
+        model_or_embeddings: a model (or its name or path) to encode ``sentences`` with, or their embeddings
+            (an array or tensor with one row per sentence).
+        sentences: the texts.
+        batch_size: sentences per forward pass when encoding.
+        show_progress_bar: show a tqdm bar while encoding.
+
+    Raises:
+        ValueError: for an empty corpus, a blank sentence, or embeddings whose row count differs from the
+            number of sentences.
+    """
+    sentences = check_sentences(sentences)
+    if as_array(model_or_embeddings) is None:
+        return encode_sentences(resolve_model(model_or_embeddings), sentences, batch_size, show_progress_bar)
+    embeddings = normalize_rows(model_or_embeddings)
+    if len(embeddings) != len(sentences):
+        raise ValueError(f"Got {len(embeddings)} embeddings for {len(sentences)} sentences; give one row per sentence.")
+    return embeddings
+
+
+def as_array(value: object) -> np.ndarray | None:
+    """``value`` as a NumPy array if it is one or a torch tensor, else None (e.g. for a model)."""
+    if isinstance(value, np.ndarray):
+        return value
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.detach().cpu().float().numpy()
+    return None

@@ -1,0 +1,50 @@
+"""``simcse-st plot``: a 2-D map of a corpus, coloured by cluster or by given labels."""
+
+from __future__ import annotations
+
+import argparse
+
+from simcse_st.commands._apps import MODEL_HELP, add_corpus_arguments
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``plot`` subcommand."""
+    parser = subparsers.add_parser(
+        "plot",
+        help="draw a 2-D map of a corpus (PNG), coloured by cluster or by labels",
+        description="Encode --corpus with MODEL, project the embeddings to 2-D and draw them to --out, coloured "
+        "by --labels or, without labels, by k-means cluster (the legend shows each cluster's central sentence).",
+    )
+    parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    add_corpus_arguments(parser)
+    parser.add_argument("--out", metavar="PNG", required=True, help="image to write, e.g. map.png")
+    parser.add_argument("--labels", metavar="FILE", default=None,
+                        help="UTF-8 file with one label per corpus sentence, in the same order")
+    parser.add_argument("--method", choices=("umap", "tsne", "pca"), default="tsne",
+                        help="2-D projection (default: %(default)s; umap needs `pip install simcse-st[umap]`)")
+    parser.add_argument("--n-clusters", type=int, default=None, metavar="K",
+                        help="clusters to colour by when no --labels are given (default: sqrt(n / 2), at most 10)")
+    parser.add_argument("--width", type=int, default=1200, help="image width in pixels (default: %(default)s)")
+    parser.add_argument("--height", type=int, default=900, help="image height in pixels (default: %(default)s)")
+    parser.add_argument("--title", default=None, help="plot title")
+    parser.add_argument("--seed", type=int, default=0, help="projection and clustering seed (default: %(default)s)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the corpus and labels, draw the map and say where it is."""
+    from simcse_st.apps.corpus import read_sentences
+    from simcse_st.apps.maps import check_projection, plot_map
+
+    try:
+        check_projection(args.method)  # before encoding anything
+    except ImportError as error:
+        raise ValueError(str(error)) from None
+    sentences = read_sentences(args.corpus)
+    labels = read_sentences(args.labels, what="labels") if args.labels is not None else None
+    result = plot_map(args.model, sentences, args.out, labels=labels, method=args.method,
+                      n_clusters=args.n_clusters, title=args.title, size=(args.width, args.height),
+                      seed=args.seed, batch_size=args.batch_size)
+    print(f"Wrote a {args.method} map of {len(sentences)} sentences in {len(set(result.groups))} groups "
+          f"to {result.path}")
+    return 0

@@ -1,0 +1,74 @@
+"""``simcse-st search``: the corpus sentences closest in meaning to each query."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from simcse_st.commands._apps import MODEL_HELP, add_batch_size_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``search`` subcommand."""
+    from simcse_st.apps.search import BACKENDS
+
+    parser = subparsers.add_parser(
+        "search",
+        help="semantic search: the corpus sentences closest in meaning to a query",
+        description="Rank the sentences of --corpus (encoded now) or of a saved --index by cosine similarity "
+        "with each --query. With --index, MODEL defaults to the model stored in the index.",
+    )
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                        help=f"{MODEL_HELP}; required with --corpus, optional with --index")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", metavar="FILE", help="UTF-8 text file, one sentence a line")
+    source.add_argument("--index", metavar="DIR", help="an index saved by `simcse-st index`")
+    parser.add_argument("--query", metavar="Q", action="append", required=True,
+                        help="a query sentence; repeat for several")
+    parser.add_argument("--top-k", type=int, default=5, metavar="K", help="hits per query (default: %(default)s)")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="keep only hits with cosine similarity >= T, in [-1, 1]")
+    parser.add_argument("--json", action="store_true",
+                        help='print [{"query": ..., "hits": [{"sentence", "score", "position"}]}] instead of a table')
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="exact, faiss-flat, faiss-hnsw or auto (default: the index's, or auto with --corpus)")
+    add_batch_size_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the queries, open or build the index, search and print the hits."""
+    from simcse_st.apps.corpus import check_sentences
+    from simcse_st.apps.search import SemanticIndex, check_search_arguments
+
+    queries = check_sentences(args.query, what="query")
+    check_search_arguments(args.top_k, args.threshold)
+    options = {"batch_size": args.batch_size}
+    if args.backend is not None:
+        options["backend"] = args.backend
+    if args.index is not None:
+        index = SemanticIndex.load(args.index, model=args.model, **options)
+    elif args.model is None:
+        raise ValueError("MODEL is required with --corpus (it encodes the corpus); with --index it is optional.")
+    else:
+        index = SemanticIndex.from_file(args.model, args.corpus, **options)
+    results = index.search(queries, top_k=args.top_k, threshold=args.threshold)
+    if args.json:
+        rows = [{"query": query, "hits": [hit._asdict() for hit in hits]}
+                for query, hits in zip(queries, results, strict=True)]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        print(format_hits(queries, results))
+    return 0
+
+
+def format_hits(queries: list[str], results: list[list]) -> str:
+    """Per query: its hits as ``rank  score  sentence  [#position]`` lines."""
+    lines = []
+    for query, hits in zip(queries, results, strict=True):
+        lines.append(f"Query: {query}")
+        lines.extend(f"  {rank:>2}. {hit.score:.4f}  {hit.sentence}  [#{hit.position}]"
+                     for rank, hit in enumerate(hits, start=1))
+        if not hits:
+            lines.append("  (no hit above the threshold)")
+    return "\n".join(lines)

@@ -1,0 +1,116 @@
+"""``simcse-st train {unsup,sup}``: train a SimCSE model with the paper's recipes, choosing checkpoints on STS dev."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from simcse_st.recipes import RECIPES
+
+if TYPE_CHECKING:
+    from simcse_st.recipes import Recipe
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train unsupervised (sentences) or supervised (NLI) SimCSE",
+        description="Train SimCSE with the sentence-transformers trainer: the paper's recipes (--preset), STS dev "
+        "(STS-B + SICK-R) evaluated every --eval-steps with the best checkpoint kept, resumable with --resume. "
+        "Any flag overrides the preset.",
+    )
+    parser.add_argument("objective", choices=("unsup", "sup"),
+                        help="unsup: one sentence a line, dropout views as positives; sup: NLI triplets")
+    parser.add_argument("--model", default=None,
+                        help="encoder to start from, a Hub name or a local folder (default: the preset's model, "
+                        "bert-base-uncased without a preset)")
+    parser.add_argument("--train-file", required=True,
+                        help="unsup: a text file, one sentence a line; sup: an NLI CSV (sent0,sent1[,hard_neg]), a "
+                        "SentEval NLI folder (s1/s2/labels.<split>, e.g. <data root>/nli/snli), or snli / multi_nli "
+                        "from the Hub")
+    parser.add_argument("--output-dir", required=True, help="where checkpoints and the final model go")
+    parser.add_argument("--preset", default=None, metavar="NAME",
+                        help=f"the paper's recipe: {', '.join(RECIPES)} (default: the BERT-base recipe of the "
+                        "objective)")
+    parser.add_argument("--epochs", type=float, default=None, help="passes over the data (unsup 1, sup 3)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (overrides --epochs)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="sentences (unsup) or triplets (sup) per step and device")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (linear decay)")
+    parser.add_argument("--temperature", type=float, default=None, help="InfoNCE temperature (paper: 0.05)")
+    parser.add_argument("--max-seq-length", type=int, default=None, help="training tokens per sentence (paper: 32)")
+    parser.add_argument("--pooling", choices=("cls", "mean"), default=None, help="paper: cls")
+    parser.add_argument("--hard-negative-weight", type=float, default=None,
+                        help="sup: log of the weight of each anchor's own hard negative (paper: 0)")
+    parser.add_argument("--mlm-weight", type=float, default=None,
+                        help="weight of the auxiliary MLM objective (appendix F; paper: 0.1 when used)")
+    parser.add_argument("--eval-steps", type=int, default=None,
+                        help="evaluate on STS dev and save a checkpoint every N steps (paper: 125)")
+    parser.add_argument("--data-dir", metavar="ROOT", default=None,
+                        help="the data root holding senteval/ for STS dev (default: $SIMCSE_DATA_DIR)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default: %(default)s)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the interrupted run in --output-dir from its last checkpoint")
+    parser.set_defaults(func=run)
+
+
+def recipe_from_args(args: argparse.Namespace) -> Recipe:
+    """The preset (or the objective's BERT-base recipe) with every given flag applied.
+
+    Raises:
+        ValueError: for an unknown preset, a preset of the other objective, or a value out of range.
+    """
+    from simcse_st.recipes import default_recipe, get_recipe
+
+    recipe = get_recipe(args.preset) if args.preset else default_recipe(args.objective)
+    if recipe.objective != args.objective:
+        raise ValueError(f"The preset {recipe.name} is a {recipe.objective} recipe; use it with "
+                         f"'simcse-st train {recipe.objective}'.")
+    if args.objective == "unsup" and args.hard_negative_weight is not None:
+        raise ValueError("--hard-negative-weight applies to supervised training only (simcse-st train sup).")
+    return recipe.with_overrides(
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        epochs=args.epochs,
+        temperature=args.temperature,
+        max_seq_length=args.max_seq_length,
+        pooling=args.pooling,
+        hard_negative_weight=args.hard_negative_weight,
+        eval_steps=args.eval_steps,
+    )
+
+
+def loss_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of the loss from the flags (those the recipe does not hold); unset flags are left out."""
+    return {"mlm_weight": args.mlm_weight}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the recipe and the data, train, and say where the model went."""
+    from pathlib import Path
+
+    from simcse_st.data.training import load_training_data
+    from simcse_st.training import train_simcse
+
+    recipe = recipe_from_args(args)
+    if args.max_steps is not None and args.max_steps < 1:
+        raise ValueError(f"--max-steps must be a positive integer, got {args.max_steps}.")
+    dataset = load_training_data(args.objective, args.train_file)
+    model = args.model or recipe.model
+    print(f"Training {args.objective} SimCSE from {model} on {args.train_file} ({dataset.num_rows} rows) with recipe "
+          f"{recipe.name}: batch {recipe.batch_size}, lr {recipe.learning_rate:g}, "
+          + (f"{args.max_steps} steps" if args.max_steps else f"{recipe.epochs:g} epochs")
+          + f", temperature {recipe.temperature:g}, max length {recipe.max_seq_length}, {recipe.pooling} pooling.",
+          flush=True)
+    result = train_simcse(
+        model, dataset, args.output_dir, recipe,
+        data_dir=args.data_dir, data_name=Path(args.train_file).name, max_steps=args.max_steps, seed=args.seed,
+        resume=args.resume, loss_options=loss_options(args),
+    )
+    if result.best_checkpoint is not None:
+        print(f"Best STS dev average {result.best_dev_score:.2f} at {Path(result.best_checkpoint).name} "
+              f"(dev scores by step: {', '.join(f'{step}: {score:.2f}' for step, score in result.dev_scores)}).")
+    print(f"Saved the model after {result.global_step} steps to {result.output_dir} (model card: "
+          f"{result.output_dir / 'README.md'}). Score it with: simcse-st eval {result.output_dir}")
+    return 0

@@ -1,0 +1,366 @@
+"""Training SimCSE with the sentence-transformers trainer: the glue ``simcse-st train`` and the quickstart share.
+
+:func:`train_simcse` builds the model and the loss from a :class:`~simcse_st.recipes.Recipe`, evaluates on STS
+dev (STS-B + SICK-R) every ``eval_steps`` and keeps the best checkpoint, as the official trainer does, and can
+resume an interrupted run. Checkpoints carry the loss-owned heads (the unsupervised MLP, the MLM head), which
+the trainer's own checkpoints leave out, so a resumed run continues exactly; the final model does not contain
+them (the paper drops the unsupervised MLP at inference).
+
+Training uses the recipe's short ``max_seq_length`` (32 in the paper); evaluation and the saved model use the
+encoder's full length, as the paper's evaluation does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from sentence_transformers.base.sampler import BatchSamplers
+from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
+from torch import nn
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
+
+from simcse_st.data import DataNotFoundError
+from simcse_st.evaluation import SentEvalSTSEvaluator
+from simcse_st.losses import SimCSELoss, SupervisedSimCSELoss
+from simcse_st.models import build_simcse_model
+from simcse_st.recipes import Recipe
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+logger = logging.getLogger(__name__)
+
+LOSS_HEAD_FILE = "simcse_loss_head.pt"
+"""The file in each checkpoint folder that holds the loss-owned parameters (heads)."""
+DEV_METRIC = "eval_sts_dev_avg"
+"""The metric the best checkpoint is chosen on: the STS dev average the trainer logs."""
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced.
+
+    Attributes:
+        output_dir: where the final model (and the checkpoints) went.
+        global_step: optimizer steps taken in total (a resumed run counts the steps before the interruption).
+        best_checkpoint: the checkpoint kept for its STS dev score, or None without dev evaluation.
+        best_dev_score: its score (``eval_sts_dev_avg``), or None.
+        dev_scores: ``(step, score)`` of every dev evaluation, in order.
+    """
+
+    output_dir: Path
+    global_step: int
+    best_checkpoint: str | None = None
+    best_dev_score: float | None = None
+    dev_scores: list[tuple[int, float]] = field(default_factory=list)
+
+
+def build_model(recipe: Recipe, model_name_or_path: str | os.PathLike[str]) -> tuple[SentenceTransformer, int | None]:
+    """The SentenceTransformer the recipe trains, set to the training length, and its full (inference) length.
+
+    Returns:
+        ``(model, inference_max_seq_length)``: the model's ``max_seq_length`` is the recipe's; the second value
+        is what the encoder accepts (restored after training).
+    """
+    model = build_simcse_model(
+        model_name_or_path,
+        pooling=recipe.pooling,
+        max_seq_length=None,  # the encoder's own limit, read before switching to the training length
+        mlp_at_inference=recipe.mlp_at_inference,
+    )
+    inference_length = model.max_seq_length
+    model.max_seq_length = recipe.max_seq_length
+    return model, inference_length
+
+
+def build_loss(model: SentenceTransformer, recipe: Recipe, **loss_options: Any) -> nn.Module:
+    """The recipe's loss: :class:`~simcse_st.SimCSELoss` (unsup) or :class:`~simcse_st.SupervisedSimCSELoss` (sup).
+
+    Args:
+        model: the model to train.
+        recipe: gives the objective, the temperature and (sup) the hard negative weight.
+        loss_options: further keyword arguments of the loss (``gather_across_devices``, ``mini_batch_size``,
+            ``mlm_weight``); ``None`` values are left out.
+    """
+    options = {key: value for key, value in loss_options.items() if value is not None}
+    if recipe.objective == "unsup":
+        return SimCSELoss(model, temperature=recipe.temperature, **options)
+    return SupervisedSimCSELoss(
+        model, temperature=recipe.temperature, hard_negative_weight=recipe.hard_negative_weight, **options
+    )
+
+
+def check_enough_rows(dataset: Dataset, batch_size: int) -> None:
+    """Refuse a training set smaller than one batch (before any model is loaded).
+
+    Raises:
+        ValueError: naming the row count and the batch size.
+    """
+    if dataset.num_rows < batch_size:
+        raise ValueError(
+            f"The training data has {dataset.num_rows} rows, fewer than one batch of {batch_size}: "
+            "pass more data or a smaller --batch-size."
+        )
+
+
+def dev_evaluator(
+    data_dir: str | os.PathLike[str] | None, tasks: tuple[str, ...] | None = None
+) -> SentenceEvaluator | None:
+    """The STS dev evaluator that picks checkpoints, or None with a note when that data is not under the data root.
+
+    Args:
+        data_dir: the data root holding ``senteval/``.
+        tasks: the dev tasks averaged; by default STS-B dev and SICK-R dev (the official trainer uses STS-B alone).
+    """
+    try:
+        return SentEvalSTSEvaluator(
+            data_dir=data_dir, tasks=tasks, split="dev", name="sts_dev", show_progress_bar=False
+        )
+    except DataNotFoundError as error:
+        logger.warning("No STS dev data (%s): training without checkpoint selection; the last step is kept.", error)
+        return None
+
+
+def training_arguments(
+    recipe: Recipe,
+    output_dir: str | os.PathLike[str],
+    *,
+    max_steps: int | None = None,
+    seed: int = 42,
+    select_on_dev: bool = True,
+    save_total_limit: int | None = 2,
+    **overrides: Any,
+) -> SentenceTransformerTrainingArguments:
+    """SentenceTransformerTrainingArguments for the recipe: linear decay without warm-up (the official trainer's
+    default), batches without duplicate sentences, a checkpoint every ``eval_steps`` and, with
+    ``select_on_dev``, STS dev evaluation at the same steps keeping the best checkpoint.
+
+    Args:
+        recipe: batch size, learning rate, epochs and evaluation interval.
+        output_dir: where checkpoints and the final model go.
+        max_steps: stop after this many steps (overrides the epochs); None trains for the recipe's epochs.
+        seed: seed of the model's initialization and the data order.
+        select_on_dev: evaluate with the dev evaluator and load the best checkpoint at the end.
+        save_total_limit: checkpoints kept (the best is always kept besides the latest).
+        overrides: any other training argument.
+    """
+    selection: dict[str, Any] = (
+        {
+            "eval_strategy": "steps",
+            "eval_steps": recipe.eval_steps,
+            "load_best_model_at_end": True,
+            "metric_for_best_model": DEV_METRIC,
+            "greater_is_better": True,
+        }
+        if select_on_dev
+        else {"eval_strategy": "no"}
+    )
+    arguments: dict[str, Any] = {
+        "output_dir": str(output_dir),
+        "per_device_train_batch_size": recipe.batch_size,
+        "learning_rate": recipe.learning_rate,
+        "num_train_epochs": recipe.epochs,
+        "max_steps": max_steps if max_steps is not None else -1,
+        "warmup_steps": 0,
+        "lr_scheduler_type": "linear",
+        # duplicates in a batch would be false negatives
+        "batch_sampler": BatchSamplers.NO_DUPLICATES,
+        "save_strategy": "steps",
+        "save_steps": recipe.eval_steps,
+        "save_total_limit": save_total_limit,
+        "logging_steps": max(1, min(50, recipe.eval_steps)),
+        "seed": seed,
+        "fp16": torch.cuda.is_available(),
+        "dataloader_pin_memory": torch.cuda.is_available(),
+        "report_to": "none",
+        **selection,
+        **overrides,
+    }
+    return SentenceTransformerTrainingArguments(**arguments)
+
+
+class SimCSETrainer(SentenceTransformerTrainer):
+    """sentence-transformers' trainer, whose checkpoints also hold the loss-owned parameters.
+
+    The trainer saves the model only; this one also writes ``loss.head_state_dict()`` (the unsupervised MLP, the
+    MLM head) to ``simcse_loss_head.pt`` in each checkpoint and restores it when resuming or loading the best
+    checkpoint, so that a resumed run continues exactly. The final model never holds these heads.
+    """
+
+    def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+        heads = _loss_heads(self.loss)
+        if heads and self.args.should_save:
+            # written before the trainer's own files, so a checkpoint with a trainer state has its heads
+            folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            folder.mkdir(parents=True, exist_ok=True)
+            torch.save(heads, folder / LOSS_HEAD_FILE)
+        super()._save_checkpoint(model, trial)
+
+    def _load_from_checkpoint(self, checkpoint_path: str, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_checkpoint(checkpoint_path, *args, **kwargs)
+        path = Path(checkpoint_path) / LOSS_HEAD_FILE
+        if path.is_file():
+            incompatible = self.loss.load_state_dict(torch.load(path, map_location="cpu"), strict=False)
+            if incompatible.unexpected_keys:
+                raise ValueError(f"{path} holds parameters this loss does not have: {incompatible.unexpected_keys}.")
+        elif _loss_heads(self.loss):
+            logger.warning("%s has no %s: the loss's head starts afresh.", checkpoint_path, LOSS_HEAD_FILE)
+
+
+def _loss_heads(loss: nn.Module) -> dict[str, Any]:
+    head_state_dict = getattr(loss, "head_state_dict", None)
+    return head_state_dict() if head_state_dict is not None else {}
+
+
+def build_trainer(
+    model: SentenceTransformer,
+    loss: nn.Module,
+    train_dataset: Dataset,
+    args: Any,
+    evaluator: SentenceEvaluator | None = None,
+    callbacks: list[Any] | None = None,
+) -> SimCSETrainer:
+    """A :class:`SimCSETrainer` (sentence-transformers' trainer, with checkpoints that keep the loss-owned heads)."""
+    return SimCSETrainer(
+        model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator, callbacks=callbacks
+    )
+
+
+def has_checkpoint(output_dir: str | os.PathLike[str]) -> bool:
+    """Whether ``output_dir`` holds a trainer checkpoint (``checkpoint-<step>``) to resume from."""
+    return Path(output_dir).is_dir() and get_last_checkpoint(str(output_dir)) is not None
+
+
+def describe_card(model: SentenceTransformer, recipe: Recipe, data_name: str) -> None:
+    """Name the recipe and the data in the model card (the loss, hyperparameters and dev scores are added by the
+    trainer and the evaluator)."""
+    kind = "unsupervised" if recipe.objective == "unsup" else "supervised"
+    model.model_card_data.model_name = f"SimCSE ({kind}, recipe {recipe.name}) trained on {data_name}"
+    model.model_card_data.train_datasets = [{"name": data_name}]
+    model.model_card_data.add_tags(["simcse", f"simcse-recipe-{recipe.name}"])
+
+
+def train_simcse(
+    model_name_or_path: str | os.PathLike[str],
+    train_dataset: Dataset,
+    output_dir: str | os.PathLike[str],
+    recipe: Recipe,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    data_name: str = "training data",
+    max_steps: int | None = None,
+    seed: int = 42,
+    resume: bool = False,
+    select_on_dev: bool = True,
+    dev_tasks: tuple[str, ...] | None = None,
+    loss_options: dict[str, Any] | None = None,
+    callbacks: list[Any] | None = None,
+    **argument_overrides: Any,
+) -> TrainingResult:
+    """Train a SimCSE model with ``recipe`` and save the (best) model to ``output_dir``.
+
+    Args:
+        model_name_or_path: the encoder to start from (a Hub name or a local folder).
+        train_dataset: a ``sentence`` column (unsup) or ``anchor, positive[, hard_negative]`` (sup), as the
+            readers of :mod:`simcse_st.data.training` return.
+        output_dir: where checkpoints and the final model go.
+        recipe: the hyperparameters (see :mod:`simcse_st.recipes`).
+        data_dir: the data root holding ``senteval/`` for the STS dev evaluation.
+        data_name: how the model card names the training data.
+        max_steps: stop after this many steps; None trains for the recipe's epochs.
+        seed: seed of the initialization (the loss's MLP included) and the data order.
+        resume: continue from the last checkpoint in ``output_dir``.
+        select_on_dev: evaluate on STS dev every ``recipe.eval_steps`` and keep the best checkpoint (skipped
+            with a note when the dev data is missing).
+        dev_tasks: the STS dev tasks averaged for the selection (default: STS-B and SICK-R).
+        loss_options: further keyword arguments of the loss (see :func:`build_loss`).
+        callbacks: extra ``transformers.TrainerCallback`` objects.
+        argument_overrides: further training arguments (see :func:`training_arguments`).
+
+    Returns:
+        A :class:`TrainingResult`.
+
+    Raises:
+        ValueError: for bad data (wrong columns, fewer rows than a batch), ``resume`` without a checkpoint, or an
+            ``output_dir`` that already holds checkpoints when not resuming. All raised before training.
+
+    Example:
+        >>> from simcse_st.data.training import load_sentence_file
+        >>> from simcse_st.recipes import get_recipe
+        >>> result = train_simcse(  # doctest: +SKIP
+        ...     "bert-base-uncased", load_sentence_file("wiki1m_for_simcse.txt"), "out", get_recipe("unsup-bert-base")
+        ... )
+    """
+    from transformers import set_seed
+
+    recipe.validate()
+    if resume and not has_checkpoint(output_dir):
+        raise ValueError(f"--resume: {output_dir} holds no checkpoint-<step> folder to resume from; run without it.")
+    if not resume and has_checkpoint(output_dir):
+        raise ValueError(
+            f"{output_dir} already holds checkpoints of an earlier run: pass --resume to continue it, "
+            "or choose another output directory."
+        )
+    check_enough_rows(train_dataset, recipe.batch_size)
+    set_seed(seed)  # before the model and the loss, whose head is initialized here
+    model, inference_length = build_model(recipe, model_name_or_path)
+    loss = build_loss(model, recipe, **(loss_options or {}))
+    loss.validate_columns(train_dataset.column_names)
+    evaluator = dev_evaluator(data_dir, dev_tasks) if select_on_dev else None
+    evaluator = AtLength(evaluator, inference_length) if evaluator is not None else None
+    args = training_arguments(
+        recipe, output_dir, max_steps=max_steps, seed=seed, select_on_dev=evaluator is not None, **argument_overrides
+    )
+    describe_card(model, recipe, data_name)
+    trainer = build_trainer(model, loss, train_dataset, args, evaluator, callbacks)
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    model.max_seq_length = inference_length
+    trainer.save_model(str(output_dir))
+    state = trainer.state
+    dev_scores = [(entry["step"], entry[DEV_METRIC]) for entry in state.log_history if DEV_METRIC in entry]
+    logger.info("Saved the model to %s after %d steps.", output_dir, state.global_step)
+    return TrainingResult(
+        output_dir=Path(output_dir),
+        global_step=state.global_step,
+        best_checkpoint=state.best_model_checkpoint if evaluator is not None else None,
+        best_dev_score=state.best_metric if evaluator is not None else None,
+        dev_scores=dev_scores,
+    )
+
+
+class AtLength(SentenceEvaluator):
+    """Runs ``evaluator`` with the model at ``max_seq_length`` (the full length the paper evaluates at), then
+    switches back to the training length.
+
+    Args:
+        evaluator: the evaluator to run (its metrics and primary metric are passed through).
+        max_seq_length: the length to evaluate at.
+    """
+
+    def __init__(self, evaluator: SentenceEvaluator, max_seq_length: int | None) -> None:
+        super().__init__()
+        self.evaluator = evaluator
+        self.max_seq_length = max_seq_length
+        self.primary_metric = evaluator.primary_metric
+        self.greater_is_better = evaluator.greater_is_better
+
+    def __call__(self, model: SentenceTransformer, *args: Any, **kwargs: Any) -> dict[str, float]:
+        training_length = model.max_seq_length
+        model.max_seq_length = self.max_seq_length
+        try:
+            return self.evaluator(model, *args, **kwargs)
+        finally:
+            model.max_seq_length = training_length
+
+    @property
+    def description(self) -> str:
+        return self.evaluator.description
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return self.evaluator.get_config_dict()
