@@ -176,6 +176,8 @@ def training_arguments(
         "save_total_limit": save_total_limit,
         "logging_steps": max(1, min(50, recipe.eval_steps)),
         "seed": seed,
+        # torchrun on a machine without CUDA: accelerate only sets up (gloo) DDP when told to use the CPU
+        "use_cpu": not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1,
         "fp16": torch.cuda.is_available(),
         "dataloader_pin_memory": torch.cuda.is_available(),
         "report_to": "none",

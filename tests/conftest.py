@@ -67,4 +67,4 @@ def tiny_bert_path(tmp_path_factory: pytest.TempPathFactory, minilm_path: Path) 
 def wiki_sentences(data_dir: Path) -> list[str]:
     """The first 512 sentences of the Wikipedia sample."""
     with open(data_dir / "wiki" / "wiki1m_sample.txt", encoding="utf-8") as handle:
-        return [line.strip() for _, line in zip(range(512), handle) if line.strip()]
+        return [line.strip() for _, line in zip(range(512), handle, strict=False) if line.strip()]

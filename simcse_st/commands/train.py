@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import TYPE_CHECKING, Any
 
 from simcse_st.recipes import RECIPES
@@ -45,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="sup: log of the weight of each anchor's own hard negative (paper: 0)")
     parser.add_argument("--mlm-weight", type=float, default=None,
                         help="weight of the auxiliary MLM objective (appendix F; paper: 0.1 when used)")
+    parser.add_argument("--mini-batch-size", type=int, default=None, metavar="N",
+                        help="gradient caching: encode the batch N sentences at a time, for the memory of N with the "
+                        "training signal of the whole batch (default: the whole batch at once)")
+    parser.add_argument("--gather-across-devices", action="store_true",
+                        help="under torchrun/accelerate, make the sentences of every process negatives of every "
+                        "anchor (the global batch is --batch-size x processes)")
     parser.add_argument("--eval-steps", type=int, default=None,
                         help="evaluate on STS dev and save a checkpoint every N steps (paper: 125)")
     parser.add_argument("--data-dir", metavar="ROOT", default=None,
@@ -83,7 +90,17 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
 
 def loss_options(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments of the loss from the flags (those the recipe does not hold); unset flags are left out."""
-    return {"mlm_weight": args.mlm_weight}
+    return {
+        "mlm_weight": args.mlm_weight,
+        "mini_batch_size": args.mini_batch_size,
+        "gather_across_devices": args.gather_across_devices or None,
+    }
+
+
+def main_process_print(*args: Any, **kwargs: Any) -> None:
+    """``print`` on the first process only (torchrun starts one process per device, each running this command)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(*args, **kwargs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,19 +115,22 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-steps must be a positive integer, got {args.max_steps}.")
     dataset = load_training_data(args.objective, args.train_file)
     model = args.model or recipe.model
-    print(f"Training {args.objective} SimCSE from {model} on {args.train_file} ({dataset.num_rows} rows) with recipe "
-          f"{recipe.name}: batch {recipe.batch_size}, lr {recipe.learning_rate:g}, "
-          + (f"{args.max_steps} steps" if args.max_steps else f"{recipe.epochs:g} epochs")
-          + f", temperature {recipe.temperature:g}, max length {recipe.max_seq_length}, {recipe.pooling} pooling.",
-          flush=True)
+    length = f"{args.max_steps} steps" if args.max_steps else f"{recipe.epochs:g} epochs"
+    main_process_print(
+        f"Training {args.objective} SimCSE from {model} on {args.train_file} ({dataset.num_rows} rows) with recipe "
+        f"{recipe.name}: batch {recipe.batch_size}, lr {recipe.learning_rate:g}, {length}, temperature "
+        f"{recipe.temperature:g}, max length {recipe.max_seq_length}, {recipe.pooling} pooling.",
+        flush=True,
+    )
     result = train_simcse(
         model, dataset, args.output_dir, recipe,
         data_dir=args.data_dir, data_name=Path(args.train_file).name, max_steps=args.max_steps, seed=args.seed,
         resume=args.resume, loss_options=loss_options(args),
     )
     if result.best_checkpoint is not None:
-        print(f"Best STS dev average {result.best_dev_score:.2f} at {Path(result.best_checkpoint).name} "
-              f"(dev scores by step: {', '.join(f'{step}: {score:.2f}' for step, score in result.dev_scores)}).")
-    print(f"Saved the model after {result.global_step} steps to {result.output_dir} (model card: "
-          f"{result.output_dir / 'README.md'}). Score it with: simcse-st eval {result.output_dir}")
+        scores = ", ".join(f"{step}: {score:.2f}" for step, score in result.dev_scores)
+        main_process_print(f"Best STS dev average {result.best_dev_score:.2f} at {Path(result.best_checkpoint).name} "
+                           f"(dev scores by step: {scores}).")
+    main_process_print(f"Saved the model after {result.global_step} steps to {result.output_dir} (model card: "
+                       f"{result.output_dir / 'README.md'}). Score it with: simcse-st eval {result.output_dir}")
     return 0

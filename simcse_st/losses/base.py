@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.losses.gradcache import CachedLossMixin, RandContext, _create_minibatch
+from sentence_transformers.base.losses.merged_forward import embed_columns, merge_feature_batches
 from torch import Tensor, nn
 
 from simcse_st.losses.mlm import MaskedLanguageModelingHead
@@ -58,7 +59,9 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
         if mini_batch_size is not None and (not isinstance(mini_batch_size, int) or mini_batch_size < 1):
             raise ValueError(f"mini_batch_size must be a positive integer or None, got {mini_batch_size!r}.")
         if not mlm_weight >= 0:
-            raise ValueError(f"mlm_weight must be >= 0 (0 turns the MLM term off; the paper uses 0.1), got {mlm_weight}.")
+            raise ValueError(
+                f"mlm_weight must be >= 0 (0 turns the MLM term off; the paper uses 0.1), got {mlm_weight}."
+            )
         self.model = model
         self.temperature = float(temperature)
         self.gather_across_devices = gather_across_devices
@@ -125,14 +128,25 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
         if not self._any_process_has_negatives(batch_size, len(features)):
             return self._no_negatives_loss(features[0]["input_ids"].device)
         if self.mini_batch_size is None:
-            loss = self.calculate_loss([[self.embed(column)] for column in features])
+            loss = self.contrastive_loss(self.embed_all(features))
         else:
             loss = self.forward_cached(features, labels)
         if self.mlm is not None:
-            # total = l_contrastive + lambda * l_mlm (appendix F), the MLM term over every input sentence once
-            mlm_loss = torch.stack([self.mlm(self.model, column) for column in features]).mean()
-            loss = loss + self.mlm_weight * mlm_loss
+            # total = l_contrastive + lambda * l_mlm (appendix F)
+            loss = loss + self.mlm_weight * self.mlm_loss(features)
         return loss
+
+    def embed_all(self, features: list[dict[str, Any]]) -> list[Tensor]:
+        """:meth:`embed` for every column, the columns padded to one width and encoded in a single forward pass
+        (the official code's flattened batch; DDP with unused parameters allows one pass per step)."""
+        pooled = embed_columns(self.model, [self.views(column) for column in features], separate_first=False)
+        return [self.head(embeddings) for embeddings in pooled]
+
+    def mlm_loss(self, features: list[dict[str, Any]]) -> Tensor:
+        """``l_mlm`` over the masked tokens of every input sentence, all columns in one forward pass."""
+        merged = merge_feature_batches(features) if len(features) > 1 else features[0]
+        columns = [merged] if merged is not None else features
+        return torch.stack([self.mlm(self.model, column) for column in columns]).mean()
 
     # --- input checks -----------------------------------------------------------------------------------
     def expected_columns_text(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from pathlib import Path
@@ -63,6 +64,9 @@ def worker(rank: int, port: int, model_path: str, loss_name: str, gather: bool, 
         half = slice(rank * 8, (rank + 1) * 8)
         parameters = one_step(loss_fn, columns(loss_name, half))
         torch.save(parameters, Path(out) / f"rank{rank}.pt")
+        # free DDP's reducer while the process group lives: freed at interpreter exit, it deadlocks gloo's threads
+        del loss_fn
+        gc.collect()
     finally:
         dist.destroy_process_group()
 
@@ -79,7 +83,7 @@ def run_two_processes(tmp_path, model_path, loss_name: str, gather: bool, mini_b
     )
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for name, value in ranks[0].items():  # DDP keeps the processes in step, the loss-owned head included
-        torch.testing.assert_close(ranks[1][name], value, rtol=0, atol=1e-6, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(ranks[1][name], value, rtol=0, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
     return ranks[0]
 
 
@@ -95,9 +99,10 @@ def test_gathered_ddp_step_equals_one_process_on_the_full_batch(tmp_path, tiny_b
     gathered = run_two_processes(tmp_path, tiny_bert_path, loss_name, gather=True, mini_batch_size=mini_batch_size)
     assert single.keys() == gathered.keys()
     for name, value in single.items():
-        torch.testing.assert_close(gathered[name], value, rtol=1e-5, atol=1e-5, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(gathered[name], value, rtol=1e-5, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}")
     if mini_batch_size is None:
         # without gathering each process only sees its own half as negatives: another gradient
         local = run_two_processes(tmp_path, tiny_bert_path, loss_name, gather=False)
-        assert max_relative_gradient_difference(local, single) > 0.05
+        # (hard negatives make the local loss closer to the full one, but still four orders of magnitude off)
+        assert max_relative_gradient_difference(local, single) > 0.01
         assert max_relative_gradient_difference(gathered, single) < 1e-6
