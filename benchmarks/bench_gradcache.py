@@ -51,7 +51,7 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "1310
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="Hub name or path (default: the offline all-MiniLM-L6-v2)")
-    parser.add_argument("--data-dir", default=None, help=f"data root (default: $SIMCSE_DATA_DIR, else {DEFAULT_DATA_DIR})")
+    parser.add_argument("--data-dir", default=None, help="data root (default: $SIMCSE_DATA_DIR, else ../shared/data)")
     parser.add_argument("--batch-size", type=int, default=512, help="sentences per step")
     parser.add_argument("--mini-batch-size", type=int, default=32, help="GradCache chunk, in sentences")
     parser.add_argument("--max-seq-length", type=int, default=32)
@@ -144,7 +144,8 @@ def worker(args: argparse.Namespace) -> int:
     data = batches(args, args.steps)
     loaded = resident_bytes(args.device)
     warm_up_seconds, warm_up_peak = measure_step(lambda: step(data[0]), args.device)
-    send(protocol, ready=True, threads=torch.get_num_threads(), loaded=loaded, after_warm_up=resident_bytes(args.device),
+    after_warm_up = resident_bytes(args.device)
+    send(protocol, ready=True, threads=torch.get_num_threads(), loaded=loaded, after_warm_up=after_warm_up,
          warm_up_seconds=warm_up_seconds, warm_up_peak=warm_up_peak)
     for line in sys.stdin:
         command, _, index = line.partition(" ")

@@ -11,10 +11,11 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
+
+from simcse_st.data.text import read_sentences  # noqa: F401  (the corpus reader of every application)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -23,38 +24,6 @@ logger = logging.getLogger(__name__)
 
 ModelLike = Union["SentenceTransformer", str, os.PathLike]
 """A loaded ``SentenceTransformer``, or a local folder or Hugging Face Hub name to load one from."""
-
-
-def read_sentences(path: str | os.PathLike[str], what: str = "corpus") -> list[str]:
-    """The non-blank lines of a UTF-8 text file, stripped, in order.
-
-    Args:
-        path: a text file with one sentence (or label) a line; a UTF-8 byte-order mark is accepted.
-        what: what the file holds, for error messages (``"corpus"``, ``"labels"``).
-
-    Returns:
-        One string per non-blank line.
-
-    Raises:
-        FileNotFoundError: when the file does not exist.
-        ValueError: when the file is not UTF-8 (naming the line and byte), or has no non-blank line.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"The {what} file {path} does not exist (expected a text file, one entry a line).")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ValueError(
-            f"The {what} file {path} is not UTF-8 text: byte 0x{data[error.start]:02x} at line {line} cannot be "
-            f"decoded. Convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > {path}.utf8`."
-        ) from None
-    sentences = [line.strip() for line in text.splitlines() if line.strip()]
-    if not sentences:
-        raise ValueError(f"The {what} file {path} is empty: it needs one non-blank line per entry.")
-    return sentences
 
 
 def check_sentences(sentences: Sequence[str] | str, what: str = "corpus") -> list[str]:

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from simcse_st.data.text import read_sentences
+
 if TYPE_CHECKING:
     from datasets import Dataset
 
@@ -56,7 +58,7 @@ def load_sentence_file(path: str | os.PathLike[str]) -> Dataset:
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
-        ValueError: when the file holds no sentence.
+        ValueError: when the file holds no sentence or is not UTF-8.
 
     Example:
         >>> load_sentence_file("../shared/data/wiki/wiki1m_sample.txt").num_rows
@@ -64,12 +66,7 @@ def load_sentence_file(path: str | os.PathLike[str]) -> Dataset:
     """
     from datasets import Dataset
 
-    file = _existing_file(path, "sentence file")
-    with open(file, encoding="utf-8") as handle:
-        sentences = [_normalize(line) for line in handle if line.strip()]
-    if not sentences:
-        raise ValueError(f"The sentence file {file} is empty: it needs one sentence a line.")
-    return Dataset.from_dict({SENTENCE_COLUMN: sentences})
+    return Dataset.from_dict({SENTENCE_COLUMN: [_normalize(line) for line in read_sentences(path, "sentence")]})
 
 
 def load_nli_csv(path: str | os.PathLike[str]) -> Dataset:
