@@ -6,27 +6,32 @@ replays each chunk with gradients in the backward pass, against (b) ``mini_batch
 whole batch. A step is tokenizing with ``model.preprocess``, the loss, ``backward()``, an AdamW update over the
 loss's parameters and ``zero_grad``.
 
-Each configuration runs in its own worker process with its own model (so that its memory is its own), and the
-two workers take turns step by step (plain, cached, cached, plain, ...) so that machine load hits both alike;
-each does one warm-up step first. Peak memory of a step is measured above what is resident just before it
-(the model, its gradients set to None and the AdamW state that the warm-up step created):
+Each configuration runs in its own worker process with its own model, so that its memory is its own. After one
+warm-up step each, the two workers take turns step by step (plain, cached, cached, plain, ...) for ``--steps``
+timed steps, so that machine load hits both alike. Then a fresh worker per configuration, one at a time, does a
+warm-up step and one step for memory: its peak above what is resident just before it (the model, its gradients
+set to None and the AdamW state that the warm-up step created):
 
 - CUDA: ``torch.cuda.max_memory_allocated()`` minus ``torch.cuda.memory_allocated()`` before the step.
 - CPU: torch's allocator is invisible to tracemalloc, so a thread samples the worker's RSS every 5 ms during the
-  step. The workers run with a fixed glibc mmap threshold (``MALLOC_MMAP_THRESHOLD_``) so that freed tensors
-  go back to the system at once and the RSS before a step is not inflated by the previous step's heap.
+  step. The memory workers start with glibc's malloc told to map every block of 64 KiB or more on its own and
+  to unmap it on free (``MALLOC_MMAP_THRESHOLD_``), so that RSS follows the live tensors: by default glibc keeps
+  freed memory in its heap and reuses it fragmented, which makes the RSS before a step the previous step's
+  high-water mark and the peak above it meaningless. It has to be set before the process allocates anything,
+  and slows allocation down with page faults, so the timed workers run with glibc's default.
 
 With ``--repeats`` > 1 fresh pairs of workers run again, the first to step alternating, and the medians are
 taken. The ratios cached/plain of peak memory (target <= 0.35x) and time per step (target <= 1.5x) are printed
 with the raw figures::
 
-    python benchmarks/bench_gradcache.py                     # CPU: about 5 minutes on 2 cores
+    python benchmarks/bench_gradcache.py                     # CPU: 10 to 15 minutes on 2 cores
     python benchmarks/bench_gradcache.py --model sentence-transformers/all-MiniLM-L6-v2 --repeats 3  # a GPU
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -35,6 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,8 +50,8 @@ CONFIGS = ("plain", "cached")
 MEMORY_TARGET = 0.35
 TIME_TARGET = 1.5
 SAMPLE_SECONDS = 0.005
-# glibc: allocations of 64 KiB and more are mmap-ed and unmapped on free (a fixed threshold is never raised)
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "131072"}
+# glibc's malloc: blocks of 64 KiB or more mapped on their own and unmapped on free (a fixed threshold stays fixed)
+FOLLOW_LIVE_MEMORY = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "131072"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -77,7 +83,7 @@ class RssPeak:
         self._interval = interval
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
-        self.peak = 0
+        self.start = self.peak = 0
 
     def rss(self) -> int:
         return self._process.memory_info().rss
@@ -88,7 +94,7 @@ class RssPeak:
             self._done.wait(self._interval)
 
     def __enter__(self) -> RssPeak:
-        self.peak = self.rss()
+        self.start = self.peak = self.rss()
         self._thread.start()
         return self
 
@@ -98,24 +104,41 @@ class RssPeak:
         self.peak = max(self.peak, self.rss())
 
 
-def measure_step(step: Callable[[], None], device: str) -> tuple[float, int]:
-    """Seconds and peak bytes above the memory resident before it, for one call of ``step``."""
+def release_free_heap() -> None:
+    """Hand the free memory that glibc's malloc keeps back to the system (nothing where there is no glibc)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def seconds_of(step: Callable[[], None], device: str) -> float:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def peak_of(step: Callable[[], None], device: str) -> tuple[int, int]:
+    """Peak bytes of one call of ``step`` above the memory resident before it, and that resident memory."""
     import torch
 
     if device == "cuda":
         torch.cuda.synchronize()
         before = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-        start = time.perf_counter()
         step()
         torch.cuda.synchronize()
-        return time.perf_counter() - start, torch.cuda.max_memory_allocated() - before
+        return torch.cuda.max_memory_allocated() - before, before
+    release_free_heap()
     with RssPeak() as probe:
-        before = probe.peak
-        start = time.perf_counter()
         step()
-        seconds = time.perf_counter() - start
-    return seconds, probe.peak - before
+    return probe.peak - probe.start, probe.start
 
 
 def resident_bytes(device: str) -> int:
@@ -126,7 +149,7 @@ def resident_bytes(device: str) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """Answer the parent on stdout, one JSON line per message: ready, then one per ``step`` command."""
+    """Answer the parent on stdout, one JSON line per message: ready, then one per ``time I`` or ``memory``."""
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr  # library output must not mix with the protocol
     import torch
@@ -143,16 +166,16 @@ def worker(args: argparse.Namespace) -> int:
     step = step_function(model, loss, 1)
     data = batches(args, args.steps)
     loaded = resident_bytes(args.device)
-    warm_up_seconds, warm_up_peak = measure_step(lambda: step(data[0]), args.device)
-    after_warm_up = resident_bytes(args.device)
-    send(protocol, ready=True, threads=torch.get_num_threads(), loaded=loaded, after_warm_up=after_warm_up,
-         warm_up_seconds=warm_up_seconds, warm_up_peak=warm_up_peak)
+    warm_up = seconds_of(partial(step, data[0]), args.device)
+    send(protocol, threads=torch.get_num_threads(), loaded=loaded, warm_up=warm_up)
     for line in sys.stdin:
         command, _, index = line.partition(" ")
-        if command != "step":
-            break
-        seconds, peak = measure_step(lambda batch=data[int(index)]: step(batch), args.device)
-        send(protocol, seconds=seconds, peak=peak)
+        batch = data[int(index or 0)]
+        if command == "time":
+            send(protocol, seconds=seconds_of(partial(step, batch), args.device))
+        else:
+            peak, resident = peak_of(partial(step, batch), args.device)
+            send(protocol, peak=peak, resident=resident)
     return 0
 
 
@@ -164,10 +187,14 @@ def send(protocol: IO[str], **message: Any) -> None:
 class Worker:
     """A worker process for one configuration, driven over its stdin and stdout."""
 
-    def __init__(self, config: str, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, config: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.config = config
         command = [sys.executable, str(Path(__file__).resolve()), *argv, "--worker", config]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        environment = {**os.environ, **(env or {})}
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment
+        )
+        self.ready = self.receive()  # loaded and warmed up
 
     def receive(self) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -176,9 +203,9 @@ class Worker:
             raise RuntimeError(f"the {self.config} worker exited with status {self.process.wait()}")
         return json.loads(line)
 
-    def step(self, index: int) -> dict[str, Any]:
+    def ask(self, command: str) -> dict[str, Any]:
         assert self.process.stdin is not None
-        self.process.stdin.write(f"step {index}\n")
+        self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         return self.receive()
 
@@ -199,33 +226,47 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def run_pair(args: argparse.Namespace, repeat: int) -> dict[str, dict[str, Any]]:
-    """One repeat: start both workers, warm them up, and let them take turns for ``args.steps`` steps."""
-    env = {**os.environ, **MALLOC_ENV} if args.device == "cpu" else dict(os.environ)
+def run_timing(args: argparse.Namespace, repeat: int) -> dict[str, list[float]]:
+    """Both workers at once, warmed up one after the other, then taking turns for ``args.steps`` timed steps."""
     order = list(CONFIGS) if repeat % 2 == 0 else list(reversed(CONFIGS))
-    workers = {config: Worker(config, worker_argv(args), env) for config in order}
-    results: dict[str, dict[str, Any]] = {}
+    seconds: dict[str, list[float]] = {config: [] for config in order}
+    workers: dict[str, Worker] = {}
+    label = f"repeat {repeat + 1}/{args.repeats}"
     try:
-        for config in order:  # one at a time: loading and warming up draw on the same cores
-            results[config] = {**workers[config].receive(), "seconds": [], "peaks": []}
-            report_warm_up(repeat, config, results[config])
+        for config in order:  # loading and warming up draw on the same cores
+            workers[config] = Worker(config, worker_argv(args))
+            ready = workers[config].ready
+            print(f"{label} warm-up {config:>6}: {ready['warm_up']:.2f} s; resident after load "
+                  f"{mib(ready['loaded']):.0f} MiB ({ready['threads']} threads)", flush=True)
         for index in range(args.steps):
             for config in order if index % 2 == 0 else reversed(order):
-                answer = workers[config].step(index)
-                results[config]["seconds"].append(answer["seconds"])
-                results[config]["peaks"].append(answer["peak"])
-                print(f"repeat {repeat + 1}/{args.repeats} step {index + 1}/{args.steps} {config:>6}: "
-                      f"{answer['seconds']:.2f} s, peak +{mib(answer['peak']):.0f} MiB", flush=True)
+                seconds[config].append(workers[config].ask(f"time {index}")["seconds"])
+                print(f"{label} step {index + 1}/{args.steps} {config:>6}: {seconds[config][-1]:.2f} s", flush=True)
     finally:
-        for process in workers.values():
-            process.close()
-    return results
+        for worker_process in workers.values():
+            worker_process.close()
+    return seconds
 
 
-def report_warm_up(repeat: int, config: str, result: dict[str, Any]) -> None:
-    print(f"repeat {repeat + 1} warm-up {config:>6}: {result['warm_up_seconds']:.2f} s, "
-          f"peak +{mib(result['warm_up_peak']):.0f} MiB; resident after load {mib(result['loaded']):.0f} MiB, "
-          f"after warm-up {mib(result['after_warm_up']):.0f} MiB ({result['threads']} threads)", flush=True)
+def run_memory(args: argparse.Namespace, repeat: int) -> dict[str, int]:
+    """A fresh worker per configuration, one at a time: a warm-up step, then one step measured for memory."""
+    env = FOLLOW_LIVE_MEMORY if args.device == "cpu" else None
+    peaks: dict[str, int] = {}
+    for config in CONFIGS if repeat % 2 == 0 else reversed(CONFIGS):
+        worker_process = Worker(config, worker_argv(args), env)
+        try:
+            answer = worker_process.ask("memory 0")
+        finally:
+            worker_process.close()
+        peaks[config] = answer["peak"]
+        print(f"repeat {repeat + 1}/{args.repeats} memory step {config:>6}: peak +{mib(answer['peak']):.0f} MiB "
+              f"above {mib(answer['resident']):.0f} MiB resident", flush=True)
+    return peaks
+
+
+def run_repeat(args: argparse.Namespace, repeat: int) -> dict[str, dict[str, Any]]:
+    seconds, peaks = run_timing(args, repeat), run_memory(args, repeat)
+    return {config: {"seconds": seconds[config], "peak": peaks[config]} for config in CONFIGS}
 
 
 def mib(size: float) -> float:
@@ -233,11 +274,11 @@ def mib(size: float) -> float:
 
 
 def summarize(runs: list[dict[str, dict[str, Any]]]) -> dict[str, tuple[float, float]]:
-    """Per configuration: median seconds per step over all steps, median over repeats of the highest step peak."""
+    """Per configuration: the median seconds per step over all timed steps, and the median peak over repeats."""
     return {
         config: (
             statistics.median(second for run in runs for second in run[config]["seconds"]),
-            statistics.median(max(run[config]["peaks"]) for run in runs),
+            statistics.median(run[config]["peak"] for run in runs),
         )
         for config in CONFIGS
     }
@@ -251,7 +292,18 @@ def print_header(args: argparse.Namespace) -> None:
           f"; threads {args.threads or f'torch default ({torch.get_num_threads()})'}")
     print(f"model {args.model}; batch {args.batch_size} sentences ({2 * args.batch_size} rows), max length "
           f"{args.max_seq_length}, cached mini-batch {args.mini_batch_size} sentences; {args.steps} timed steps "
-          f"after 1 warm-up, {args.repeats} repeat(s)", flush=True)
+          f"after 1 warm-up; memory: 1 step after 1 warm-up in fresh workers; {args.repeats} repeat(s)", flush=True)
+
+
+def print_summary(args: argparse.Namespace, runs: list[dict[str, dict[str, Any]]]) -> None:
+    figures = summarize(runs)
+    peak_label = "peak GPU memory allocated" if args.device == "cuda" else "peak RSS"
+    for config, (seconds, peak) in figures.items():
+        steps = ", ".join(f"{second:.2f}" for run in runs for second in run[config]["seconds"])
+        print(f"{config:>6}: {seconds:.2f} s per step (median of {steps}), {peak_label} +{mib(peak):.0f} MiB")
+    (plain_seconds, plain_peak), (cached_seconds, cached_peak) = figures["plain"], figures["cached"]
+    print(f"peak memory ratio (cached/plain): {cached_peak / plain_peak:.2f}x (target <= {MEMORY_TARGET}x)")
+    print(f"time ratio (cached/plain): {cached_seconds / plain_seconds:.2f}x (target <= {TIME_TARGET}x)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,14 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     data_path("wiki/wiki1m_sample.txt", args.data_dir)  # a missing data root fails here, with the package's error
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     print_header(args)
-    runs = [run_pair(args, repeat) for repeat in range(args.repeats)]
-    figures = summarize(runs)
-    peak_label = "peak GPU memory allocated" if args.device == "cuda" else "peak RSS"
-    for config, (seconds, peak) in figures.items():
-        print(f"{config:>6}: {seconds:.2f} s per step, {peak_label} above resident +{mib(peak):.0f} MiB")
-    (plain_seconds, plain_peak), (cached_seconds, cached_peak) = figures["plain"], figures["cached"]
-    print(f"peak memory ratio (cached/plain): {cached_peak / plain_peak:.2f}x (target <= {MEMORY_TARGET}x)")
-    print(f"time ratio (cached/plain): {cached_seconds / plain_seconds:.2f}x (target <= {TIME_TARGET}x)")
+    print_summary(args, [run_repeat(args, repeat) for repeat in range(args.repeats)])
     return 0
 
 
