@@ -32,7 +32,8 @@ def read_sentences(path: str | os.PathLike[str], what: str = "corpus") -> list[s
             f"The {what} file {path} is not UTF-8 text: byte 0x{data[error.start]:02x} at line {line} cannot be "
             f"decoded. Convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > {path}.utf8`."
         ) from None
-    sentences = [line.strip() for line in text.splitlines() if line.strip()]
+    # "\n" only: str.splitlines would also split inside a sentence at Unicode separators such as U+2028
+    sentences = [line.strip() for line in text.split("\n") if line.strip()]
     if not sentences:
         raise ValueError(f"The {what} file {path} is empty: it needs one non-blank line per entry.")
     return sentences

@@ -62,7 +62,7 @@ def load_sentence_file(path: str | os.PathLike[str]) -> Dataset:
 
     Example:
         >>> load_sentence_file("../shared/data/wiki/wiki1m_sample.txt").num_rows
-        11914
+        11915
     """
     from datasets import Dataset
 
