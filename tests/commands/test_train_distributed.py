@@ -11,8 +11,11 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 
-@pytest.mark.parametrize("mini_batch_size", [None, 4])
-def test_torchrun_two_processes_train_and_save_a_plain_model(tiny_bert_path, wiki_sentences, tmp_path, mini_batch_size):
+# plain; gradient caching; and the MLM term, a second forward pass of the DDP model in each step
+@pytest.mark.parametrize(
+    "extra", [[], ["--mini-batch-size", "4"], ["--mlm-weight", "0.1"]], ids=["plain", "cached", "mlm"]
+)
+def test_torchrun_two_processes_train_and_save_a_plain_model(tiny_bert_path, wiki_sentences, tmp_path, extra):
     train_file = tmp_path / "sentences.txt"
     train_file.write_text("\n".join(wiki_sentences[:64]) + "\n", encoding="utf-8")
     output_dir = tmp_path / "run"
@@ -22,9 +25,8 @@ def test_torchrun_two_processes_train_and_save_a_plain_model(tiny_bert_path, wik
         "--model", str(tiny_bert_path), "--train-file", str(train_file), "--output-dir", str(output_dir),
         "--batch-size", "8", "--max-steps", "3", "--eval-steps", "2", "--gather-across-devices",
         "--data-dir", str(tmp_path / "no-dev-data"),
+        *extra,
     ]  # fmt: skip
-    if mini_batch_size is not None:
-        command += ["--mini-batch-size", str(mini_batch_size)]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
