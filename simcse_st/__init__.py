@@ -6,8 +6,7 @@ stay fast; ``from simcse_st import SimCSELoss`` imports what it names on first u
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from simcse_st._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -38,13 +37,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'simcse_st' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
