@@ -39,9 +39,8 @@ def sup_data(data_dir: Path) -> Dataset:
 def make_loss(kind: str, minilm_path: Path) -> nn.Module:
     """A fresh MiniLM SimCSE model (dropout 0.1, as trained) and its loss."""
     torch.manual_seed(0)
-    if kind == "unsup":
-        return SimCSELoss(build_simcse_model(minilm_path, pooling="mean", max_seq_length=32))
-    return SupervisedSimCSELoss(build_simcse_model(minilm_path, pooling="mean", max_seq_length=32))
+    loss_class = SimCSELoss if kind == "unsup" else SupervisedSimCSELoss
+    return loss_class(build_simcse_model(minilm_path, pooling="mean", max_seq_length=32))
 
 
 def loss_on(loss_fn: nn.Module, data: Dataset) -> float:

@@ -11,14 +11,9 @@ from sentence_transformers import SentenceTransformer
 from simcse_st.cli import main
 from simcse_st.data import STS_TASKS
 from simcse_st.evaluation import SentEvalSTSEvaluator
-from tests.sts_sample import STSSample, write_sts_sample
+from tests.sts_sample import STSSample
 
 PAPER_COLUMNS = ["STS12", "STS13", "STS14", "STS15", "STS16", "STS-B", "SICK-R", "Avg."]
-
-
-@pytest.fixture(scope="module")
-def sample(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> STSSample:
-    return write_sts_sample(data_dir, tmp_path_factory.mktemp("sts-sample"), scored_per_subset=8, rows_per_file=20)
 
 
 def test_eval_prints_the_paper_table_and_writes_json(
