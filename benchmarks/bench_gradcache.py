@@ -160,6 +160,7 @@ def worker(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = build_simcse_model(args.model, pooling="mean", max_seq_length=args.max_seq_length).to(args.device)
+    model.max_seq_length = args.max_seq_length  # batches tokenized at the training length, as the loss would cut them
     model.train()
     mini_batch_size = args.mini_batch_size if args.worker == "cached" else None
     loss = SimCSELoss(model, temperature=0.05, mlp_head=True, mini_batch_size=mini_batch_size).to(args.device)

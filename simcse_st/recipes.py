@@ -12,10 +12,14 @@ lr (large)         1e-5        3e-5                  1e-5
 epochs             1           1                     3
 =================  ==========  ====================  ====================
 
-All recipes: max length 32, temperature 0.05, [CLS] pooling, STS dev evaluated every 125 steps with the best
-checkpoint kept. Unsupervised recipes train an MLP over [CLS] and drop it at inference (it lives in the loss);
-supervised ones keep it (a Dense layer with tanh in the model) and use the contradiction as a hard negative
-with weight 1 (``hard_negative_weight`` 0, its logarithm).
+All recipes: max length 32 in training (the saved model encodes at the encoder's full length, as the official
+evaluation does), temperature 0.05, [CLS] pooling, STS-B dev evaluated every 125 steps with the best checkpoint
+kept (the official ``--metric_for_best_model stsb_spearman``). Unsupervised recipes train an MLP over [CLS] and
+drop it at inference (it lives in the loss); supervised ones keep it (a Dense layer with tanh in the model) and
+use the contradiction as a hard negative with weight 1 (``hard_negative_weight`` 0, its logarithm).
+
+The batch size is the global batch, as in the official scripts (the supervised 512 is 4 GPUs x 128): under
+``torchrun`` with N processes each gets batch/N and the embeddings of all processes are gathered as negatives.
 """
 
 from __future__ import annotations
@@ -33,16 +37,16 @@ class Recipe:
         name: the preset name (``"custom"`` for one built from flags only).
         objective: ``"unsup"`` (dropout positives, one sentence column) or ``"sup"`` (NLI triplets).
         model: the checkpoint the paper starts from (a Hub name).
-        batch_size: sentences (unsup) or triplets (sup) per step.
+        batch_size: sentences (unsup) or triplets (sup) per step over all processes (the global batch).
         learning_rate: peak learning rate (linear decay, no warm-up, as the official trainer).
         epochs: passes over the training data.
-        max_seq_length: training tokens per sentence.
+        max_seq_length: training tokens per sentence (the saved model keeps the encoder's full length).
         temperature: tau of the InfoNCE loss.
         pooling: ``"cls"`` or ``"mean"``.
         mlp_at_inference: keep the MLP over the pooled embedding in the saved model (supervised recipe);
             otherwise it is trained in the loss and dropped (unsupervised recipe).
         hard_negative_weight: log of the weight of each anchor's own hard negative (supervised only).
-        eval_steps: evaluate on STS dev every so many steps and keep the best checkpoint.
+        eval_steps: evaluate on STS dev (STS-B by default) every so many steps and keep the best checkpoint.
         reported_sts_avg: the seven-task STS average of the official checkpoint trained with this recipe.
     """
 

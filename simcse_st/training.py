@@ -1,13 +1,17 @@
 """Training SimCSE with the sentence-transformers trainer: the glue ``simcse-st train`` and the quickstart share.
 
 :func:`train_simcse` builds the model and the loss from a :class:`~simcse_st.recipes.Recipe`, evaluates on STS
-dev (STS-B + SICK-R) every ``eval_steps`` and keeps the best checkpoint, as the official trainer does, and can
-resume an interrupted run. Checkpoints carry the loss-owned heads (the unsupervised MLP, the MLM head), which
-the trainer's own checkpoints leave out, so a resumed run continues exactly; the final model does not contain
-them (the paper drops the unsupervised MLP at inference).
+dev every ``eval_steps`` and keeps the best checkpoint, and can resume an interrupted run. As the official scripts
+do (``--metric_for_best_model stsb_spearman``), the checkpoint is chosen on STS-B dev alone; the STS-B + SICK-R dev
+average is an option (``dev_tasks``). Checkpoints carry the loss-owned heads (the unsupervised MLP, the MLM
+head), which the trainer's own checkpoints leave out, so a resumed run continues exactly; the final model does
+not contain them (the paper drops the unsupervised MLP at inference).
 
-Training uses the recipe's short ``max_seq_length`` (32 in the paper); evaluation and the saved model use the
-encoder's full length, as the paper's evaluation does.
+Under ``torchrun`` the recipe's batch size is the global batch, split evenly over the processes, with every
+process's embeddings gathered as negatives: the official recipes' meaning (e.g. 4 GPUs x 128 = 512).
+
+Training runs at the recipe's short ``max_seq_length`` (32 in the paper: the losses cut each batch to it);
+the model, its evaluation and the saved model keep the encoder's full length, as the official code does.
 """
 
 from __future__ import annotations
@@ -38,8 +42,38 @@ logger = logging.getLogger(__name__)
 
 LOSS_HEAD_FILE = "simcse_loss_head.pt"
 """The file in each checkpoint folder that holds the loss-owned parameters (heads)."""
-DEV_METRIC = "eval_sts_dev_avg"
-"""The metric the best checkpoint is chosen on: the STS dev average the trainer logs."""
+DEV_SELECTIONS: dict[str, tuple[str, ...]] = {
+    "stsb": ("STSBenchmark",),
+    "stsb-sickr": ("STSBenchmark", "SICKRelatedness"),
+}
+"""The dev tasks checkpoints can be chosen on: STS-B alone (the official scripts' ``stsb_spearman``, the default)
+or the average of STS-B and SICK-R dev."""
+OFFICIAL_DEV_TASKS = DEV_SELECTIONS["stsb"]
+
+
+def dev_metric(tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS) -> str:
+    """The logged metric the best checkpoint is chosen on: ``eval_sts_dev_STSBenchmark`` for STS-B alone (the
+    official ``stsb_spearman``), ``eval_sts_dev_avg`` for the average of several dev tasks."""
+    return f"eval_sts_dev_{tasks[0]}" if len(tasks) == 1 else "eval_sts_dev_avg"
+
+
+def world_size() -> int:
+    """Processes of this run (``WORLD_SIZE``, set by ``torchrun`` and ``accelerate launch``); 1 when not distributed."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def per_device_batch_size(global_batch_size: int, processes: int) -> int:
+    """Each process's share of the global batch.
+
+    Raises:
+        ValueError: when ``processes`` does not divide ``global_batch_size`` (the message gives the ways out).
+    """
+    if global_batch_size % processes:
+        raise ValueError(
+            f"The batch size {global_batch_size} is the global batch and must split evenly over the {processes} "
+            f"processes: pass a --batch-size that is a multiple of {processes}, or run another number of processes."
+        )
+    return global_batch_size // processes
 
 
 @dataclass
@@ -50,7 +84,7 @@ class TrainingResult:
         output_dir: where the final model (and the checkpoints) went.
         global_step: optimizer steps taken in total (a resumed run counts the steps before the interruption).
         best_checkpoint: the checkpoint kept for its STS dev score, or None without dev evaluation.
-        best_dev_score: its score (``eval_sts_dev_avg``), or None.
+        best_dev_score: its score (the metric of :func:`dev_metric`: STS-B dev by default), or None.
         dev_scores: ``(step, score)`` of every dev evaluation, in order.
     """
 
@@ -61,22 +95,15 @@ class TrainingResult:
     dev_scores: list[tuple[int, float]] = field(default_factory=list)
 
 
-def build_model(recipe: Recipe, model_name_or_path: str | os.PathLike[str]) -> tuple[SentenceTransformer, int | None]:
-    """The SentenceTransformer the recipe trains, set to the training length, and its full (inference) length.
-
-    Returns:
-        ``(model, inference_max_seq_length)``: the model's ``max_seq_length`` is the recipe's; the second value
-        is what the encoder accepts (restored after training).
-    """
-    model = build_simcse_model(
+def build_model(recipe: Recipe, model_name_or_path: str | os.PathLike[str]) -> SentenceTransformer:
+    """The SentenceTransformer the recipe trains: at the encoder's full length, the recipe's training length
+    recorded for the loss (see :func:`simcse_st.build_simcse_model`)."""
+    return build_simcse_model(
         model_name_or_path,
         pooling=recipe.pooling,
-        max_seq_length=None,  # the encoder's own limit, read before switching to the training length
+        max_seq_length=recipe.max_seq_length,
         mlp_at_inference=recipe.mlp_at_inference,
     )
-    inference_length = model.max_seq_length
-    model.max_seq_length = recipe.max_seq_length
-    return model, inference_length
 
 
 def build_loss(model: SentenceTransformer, recipe: Recipe, **loss_options: Any) -> nn.Module:
@@ -86,9 +113,11 @@ def build_loss(model: SentenceTransformer, recipe: Recipe, **loss_options: Any) 
         model: the model to train.
         recipe: gives the objective, the temperature and (sup) the hard negative weight.
         loss_options: further keyword arguments of the loss (``gather_across_devices``, ``mini_batch_size``,
-            ``mlm_weight``); ``None`` values are left out.
+            ``mlm_weight``); ``None`` values are left out. ``gather_across_devices`` defaults to on when the run
+            has more than one process, as the official code gathers whenever it runs distributed.
     """
     options = {key: value for key, value in loss_options.items() if value is not None}
+    options.setdefault("gather_across_devices", world_size() > 1)
     if recipe.objective == "unsup":
         return SimCSELoss(model, temperature=recipe.temperature, **options)
     return SupervisedSimCSELoss(
@@ -110,13 +139,14 @@ def check_enough_rows(dataset: Dataset, batch_size: int) -> None:
 
 
 def dev_evaluator(
-    data_dir: str | os.PathLike[str] | None, tasks: tuple[str, ...] | None = None
+    data_dir: str | os.PathLike[str] | None, tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS
 ) -> SentenceEvaluator | None:
     """The STS dev evaluator that picks checkpoints, or None with a note when that data is not under the data root.
 
     Args:
         data_dir: the data root holding ``senteval/``.
-        tasks: the dev tasks averaged; by default STS-B dev and SICK-R dev (the official trainer uses STS-B alone).
+        tasks: the dev tasks; by default STS-B dev alone, as the official scripts select checkpoints
+            (``DEV_SELECTIONS["stsb-sickr"]`` averages STS-B and SICK-R dev).
     """
     try:
         return SentEvalSTSEvaluator(
@@ -134,12 +164,14 @@ def training_arguments(
     max_steps: int | None = None,
     seed: int = 42,
     select_on_dev: bool = True,
+    dev_tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS,
     save_total_limit: int | None = 2,
     **overrides: Any,
 ) -> SentenceTransformerTrainingArguments:
     """SentenceTransformerTrainingArguments for the recipe: linear decay without warm-up (the official trainer's
     default), batches without duplicate sentences, a checkpoint every ``eval_steps`` and, with
-    ``select_on_dev``, STS dev evaluation at the same steps keeping the best checkpoint.
+    ``select_on_dev``, STS dev evaluation at the same steps keeping the best checkpoint. The recipe's batch size
+    is the global batch: each of the run's processes gets an equal share (:func:`per_device_batch_size`).
 
     Args:
         recipe: batch size, learning rate, epochs and evaluation interval.
@@ -147,6 +179,7 @@ def training_arguments(
         max_steps: stop after this many steps (overrides the epochs); None trains for the recipe's epochs.
         seed: seed of the model's initialization and the data order.
         select_on_dev: evaluate with the dev evaluator and load the best checkpoint at the end.
+        dev_tasks: the dev tasks the checkpoint is chosen on (see :func:`dev_metric`); STS-B alone by default.
         save_total_limit: checkpoints kept (the best is always kept besides the latest).
         overrides: any other training argument.
     """
@@ -155,7 +188,7 @@ def training_arguments(
             "eval_strategy": "steps",
             "eval_steps": recipe.eval_steps,
             "load_best_model_at_end": True,
-            "metric_for_best_model": DEV_METRIC,
+            "metric_for_best_model": dev_metric(dev_tasks),
             "greater_is_better": True,
         }
         if select_on_dev
@@ -163,7 +196,7 @@ def training_arguments(
     )
     arguments: dict[str, Any] = {
         "output_dir": str(output_dir),
-        "per_device_train_batch_size": recipe.batch_size,
+        "per_device_train_batch_size": per_device_batch_size(recipe.batch_size, world_size()),
         "learning_rate": recipe.learning_rate,
         "num_train_epochs": recipe.epochs,
         "max_steps": max_steps if max_steps is not None else -1,
@@ -177,7 +210,7 @@ def training_arguments(
         "logging_steps": max(1, min(50, recipe.eval_steps)),
         "seed": seed,
         # torchrun on a machine without CUDA: accelerate only sets up (gloo) DDP when told to use the CPU
-        "use_cpu": not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1,
+        "use_cpu": not torch.cuda.is_available() and world_size() > 1,
         "fp16": torch.cuda.is_available(),
         "dataloader_pin_memory": torch.cuda.is_available(),
         "report_to": "none",
@@ -208,7 +241,8 @@ class SimCSETrainer(SentenceTransformerTrainer):
         super()._load_from_checkpoint(checkpoint_path, *args, **kwargs)
         path = Path(checkpoint_path) / LOSS_HEAD_FILE
         if path.is_file():
-            incompatible = self.loss.load_state_dict(torch.load(path, map_location="cpu"), strict=False)
+            heads = torch.load(path, map_location="cpu", weights_only=True)
+            incompatible = self.loss.load_state_dict(heads, strict=False)
             if incompatible.unexpected_keys:
                 raise ValueError(f"{path} holds parameters this loss does not have: {incompatible.unexpected_keys}.")
         elif _loss_heads(self.loss):
@@ -260,7 +294,7 @@ def train_simcse(
     seed: int = 42,
     resume: bool = False,
     select_on_dev: bool = True,
-    dev_tasks: tuple[str, ...] | None = None,
+    dev_tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS,
     loss_options: dict[str, Any] | None = None,
     callbacks: list[Any] | None = None,
     **argument_overrides: Any,
@@ -280,8 +314,10 @@ def train_simcse(
         resume: continue from the last checkpoint in ``output_dir``.
         select_on_dev: evaluate on STS dev every ``recipe.eval_steps`` and keep the best checkpoint (skipped
             with a note when the dev data is missing).
-        dev_tasks: the STS dev tasks averaged for the selection (default: STS-B and SICK-R).
-        loss_options: further keyword arguments of the loss (see :func:`build_loss`).
+        dev_tasks: the STS dev tasks of the selection: STS-B alone by default, as the official scripts
+            (``--metric_for_best_model stsb_spearman``); ``DEV_SELECTIONS["stsb-sickr"]`` averages STS-B and SICK-R.
+        loss_options: further keyword arguments of the loss (see :func:`build_loss`); gathering across devices
+            is on by default when the run has more than one process.
         callbacks: extra ``transformers.TrainerCallback`` objects.
         argument_overrides: further training arguments (see :func:`training_arguments`).
 
@@ -289,8 +325,9 @@ def train_simcse(
         A :class:`TrainingResult`.
 
     Raises:
-        ValueError: for bad data (wrong columns, fewer rows than a batch), ``resume`` without a checkpoint, or an
-            ``output_dir`` that already holds checkpoints when not resuming. All raised before training.
+        ValueError: for bad data (wrong columns, fewer rows than a batch), ``resume`` without a checkpoint, an
+            ``output_dir`` that already holds checkpoints when not resuming, or a batch size the number of
+            processes does not divide. All raised before training.
 
     Example:
         >>> from simcse_st.data.training import load_sentence_file
@@ -310,22 +347,23 @@ def train_simcse(
             "or choose another output directory."
         )
     check_enough_rows(train_dataset, recipe.batch_size)
+    per_device_batch_size(recipe.batch_size, world_size())
     set_seed(seed)  # before the model and the loss, whose head is initialized here
-    model, inference_length = build_model(recipe, model_name_or_path)
+    model = build_model(recipe, model_name_or_path)
     loss = build_loss(model, recipe, **(loss_options or {}))
     loss.validate_columns(train_dataset.column_names)
     evaluator = dev_evaluator(data_dir, dev_tasks) if select_on_dev else None
-    evaluator = AtLength(evaluator, inference_length) if evaluator is not None else None
     args = training_arguments(
-        recipe, output_dir, max_steps=max_steps, seed=seed, select_on_dev=evaluator is not None, **argument_overrides
+        recipe, output_dir, max_steps=max_steps, seed=seed, select_on_dev=evaluator is not None,
+        dev_tasks=dev_tasks, **argument_overrides,
     )
     describe_card(model, recipe, data_name)
     trainer = build_trainer(model, loss, train_dataset, args, evaluator, callbacks)
     trainer.train(resume_from_checkpoint=True if resume else None)
-    model.max_seq_length = inference_length
     trainer.save_model(str(output_dir))
     state = trainer.state
-    dev_scores = [(entry["step"], entry[DEV_METRIC]) for entry in state.log_history if DEV_METRIC in entry]
+    metric = dev_metric(dev_tasks)
+    dev_scores = [(entry["step"], entry[metric]) for entry in state.log_history if metric in entry]
     logger.info("Saved the model to %s after %d steps.", output_dir, state.global_step)
     return TrainingResult(
         output_dir=Path(output_dir),
@@ -335,34 +373,3 @@ def train_simcse(
         dev_scores=dev_scores,
     )
 
-
-class AtLength(SentenceEvaluator):
-    """Runs ``evaluator`` with the model at ``max_seq_length`` (the full length the paper evaluates at), then
-    switches back to the training length.
-
-    Args:
-        evaluator: the evaluator to run (its metrics and primary metric are passed through).
-        max_seq_length: the length to evaluate at.
-    """
-
-    def __init__(self, evaluator: SentenceEvaluator, max_seq_length: int | None) -> None:
-        super().__init__()
-        self.evaluator = evaluator
-        self.max_seq_length = max_seq_length
-        self.primary_metric = evaluator.primary_metric
-        self.greater_is_better = evaluator.greater_is_better
-
-    def __call__(self, model: SentenceTransformer, *args: Any, **kwargs: Any) -> dict[str, float]:
-        training_length = model.max_seq_length
-        model.max_seq_length = self.max_seq_length
-        try:
-            return self.evaluator(model, *args, **kwargs)
-        finally:
-            model.max_seq_length = training_length
-
-    @property
-    def description(self) -> str:
-        return self.evaluator.description
-
-    def get_config_dict(self) -> dict[str, Any]:
-        return self.evaluator.get_config_dict()

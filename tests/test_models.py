@@ -15,7 +15,7 @@ from sentence_transformers.sentence_transformer.modules import Dense, Pooling, T
 from torch import nn
 
 from simcse_st import SimCSELoss, build_simcse_model
-from simcse_st.models import ModelNotFoundError, load_model
+from simcse_st.models import ModelNotFoundError, load_model, training_max_seq_length
 
 SENTENCES = ["A man is playing a guitar.", "The weather is lovely today.", "Stocks fell sharply."]
 
@@ -29,7 +29,15 @@ def test_builds_transformer_and_pooling(tiny_bert_path, pooling):
     model = build_simcse_model(tiny_bert_path, pooling=pooling, max_seq_length=16)
     assert [type(module) for module in model] == [Transformer, Pooling]
     assert model[1].pooling_mode == pooling
-    assert model.max_seq_length == 16
+    # the model encodes at full length (the tiny BERT's 128 positions); 16 is the length the losses train at
+    assert (model.max_seq_length, training_max_seq_length(model)) == (128, 16)
+
+
+def test_saved_sentence_transformer_keeps_its_own_full_length(minilm_path, tmp_path):
+    model = build_simcse_model(minilm_path, pooling="mean", max_seq_length=32)
+    assert (model.max_seq_length, training_max_seq_length(model)) == (256, 32)  # all-MiniLM-L6-v2's 256, not 512
+    model.save(str(tmp_path / "model"))
+    assert SentenceTransformer(str(tmp_path / "model")).max_seq_length == 256
 
 
 def test_mlp_at_inference_adds_a_tanh_dense_layer(tiny_bert_path):

@@ -39,8 +39,9 @@ def sup_data(data_dir: Path) -> Dataset:
 def make_loss(kind: str, minilm_path: Path) -> nn.Module:
     """A fresh MiniLM SimCSE model (dropout 0.1, as trained) and its loss."""
     torch.manual_seed(0)
-    loss_class = SimCSELoss if kind == "unsup" else SupervisedSimCSELoss
-    return loss_class(build_simcse_model(minilm_path, pooling="mean", max_seq_length=32))
+    model = build_simcse_model(minilm_path, pooling="mean", max_seq_length=32)
+    # mean pooling has no MLP by default (the official avg pooler); forced here so its training is checked
+    return SimCSELoss(model, mlp_head=True) if kind == "unsup" else SupervisedSimCSELoss(model)
 
 
 def loss_on(loss_fn: nn.Module, data: Dataset) -> float:

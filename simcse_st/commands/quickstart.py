@@ -67,16 +67,11 @@ def default_model() -> str:
 
 
 def score_sts(
-    model: SentenceTransformer,
-    data_dir: str | os.PathLike[str] | None = None,
-    tasks: list[str] | None = None,
-    max_seq_length: int | None = None,
+    model: SentenceTransformer, data_dir: str | os.PathLike[str] | None = None, tasks: list[str] | None = None
 ) -> dict[str, float]:
-    """The paper's STS table of ``model`` (Spearman x100 per task and ``avg``), at ``max_seq_length`` if given."""
+    """The paper's STS table of ``model`` (Spearman x100 per task and ``avg``) at the model's own length."""
     from simcse_st.evaluation import SentEvalSTSEvaluator
 
-    if max_seq_length is not None:
-        model.max_seq_length = max_seq_length
     return SentEvalSTSEvaluator(data_dir=data_dir, tasks=tasks, split="test", name="")(model)
 
 
@@ -110,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     )
     sentences = load_sentence_file(train_file)
     _stage(1, f"Scoring the starting model {model_path} on the STS test sets (about 2 minutes on 2 cores)")
-    model, inference_length = build_model(recipe, model_path)
-    before = score_sts(model, args.data_dir, args.tasks, inference_length)
+    model = build_model(recipe, model_path)
+    before = score_sts(model, args.data_dir, args.tasks)
     del model
     print(comparison_table({"before": before}), flush=True)
 

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from simcse_st.recipes import RECIPES
 
+DEV_SELECTIONS = ("stsb", "stsb-sickr")
+"""The ``--select-on`` choices, the keys of :data:`simcse_st.training.DEV_SELECTIONS` (not imported: it pulls torch)."""
+
 if TYPE_CHECKING:
     from simcse_st.recipes import Recipe
 
@@ -17,9 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="train unsupervised (sentences) or supervised (NLI) SimCSE",
-        description="Train SimCSE with the sentence-transformers trainer: the paper's recipes (--preset), STS dev "
-        "(STS-B + SICK-R) evaluated every --eval-steps with the best checkpoint kept, resumable with --resume. "
-        "Any flag overrides the preset.",
+        description="Train SimCSE with the sentence-transformers trainer: the paper's recipes (--preset), STS-B dev "
+        "evaluated every --eval-steps with the best checkpoint kept (as the official scripts do), resumable with "
+        "--resume. Any flag overrides the preset. Under torchrun, --batch-size is the global batch, split over the "
+        "processes, and every process's sentences are negatives of every anchor (as the official code does).",
     )
     parser.add_argument("objective", choices=("unsup", "sup"),
                         help="unsup: one sentence a line, dropout views as positives; sup: NLI triplets")
@@ -37,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=float, default=None, help="passes over the data (unsup 1, sup 3)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N steps (overrides --epochs)")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="sentences (unsup) or triplets (sup) per step and device")
+                        help="sentences (unsup) or triplets (sup) per step, over all processes (under torchrun each of "
+                        "N processes gets batch/N, as in the paper's 4 GPUs x 128 = 512)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (linear decay)")
     parser.add_argument("--temperature", type=float, default=None, help="InfoNCE temperature (paper: 0.05)")
     parser.add_argument("--max-seq-length", type=int, default=None, help="training tokens per sentence (paper: 32)")
@@ -49,11 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mini-batch-size", type=int, default=None, metavar="N",
                         help="gradient caching: encode the batch N sentences at a time, for the memory of N with the "
                         "training signal of the whole batch (default: the whole batch at once)")
-    parser.add_argument("--gather-across-devices", action="store_true",
+    parser.add_argument("--gather-across-devices", action=argparse.BooleanOptionalAction, default=None,
                         help="under torchrun/accelerate, make the sentences of every process negatives of every "
-                        "anchor (the global batch is --batch-size x processes)")
+                        "anchor (default: on with more than one process, as the official code does)")
     parser.add_argument("--eval-steps", type=int, default=None,
                         help="evaluate on STS dev and save a checkpoint every N steps (paper: 125)")
+    parser.add_argument("--select-on", choices=tuple(DEV_SELECTIONS), default="stsb",
+                        help="dev score the best checkpoint is chosen on: stsb (STS-B dev, the official scripts' "
+                        "stsb_spearman) or stsb-sickr (the average of STS-B and SICK-R dev) (default: %(default)s)")
     parser.add_argument("--data-dir", metavar="ROOT", default=None,
                         help="the data root holding senteval/ for STS dev (default: $SIMCSE_DATA_DIR)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default: %(default)s)")
@@ -93,7 +101,7 @@ def loss_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "mlm_weight": args.mlm_weight,
         "mini_batch_size": args.mini_batch_size,
-        "gather_across_devices": args.gather_across_devices or None,
+        "gather_across_devices": args.gather_across_devices,
     }
 
 
@@ -108,28 +116,34 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from simcse_st.data.training import load_training_data
-    from simcse_st.training import train_simcse
+    from simcse_st.training import DEV_SELECTIONS, per_device_batch_size, train_simcse, world_size
 
     recipe = recipe_from_args(args)
     if args.max_steps is not None and args.max_steps < 1:
         raise ValueError(f"--max-steps must be a positive integer, got {args.max_steps}.")
+    processes = world_size()
+    per_device = per_device_batch_size(recipe.batch_size, processes)
     dataset = load_training_data(args.objective, args.train_file)
     model = args.model or recipe.model
     length = f"{args.max_steps} steps" if args.max_steps else f"{recipe.epochs:g} epochs"
+    gathered = args.gather_across_devices if args.gather_across_devices is not None else processes > 1
     main_process_print(
         f"Training {args.objective} SimCSE from {model} on {args.train_file} ({dataset.num_rows} rows) with recipe "
-        f"{recipe.name}: batch {recipe.batch_size}, lr {recipe.learning_rate:g}, {length}, temperature "
-        f"{recipe.temperature:g}, max length {recipe.max_seq_length}, {recipe.pooling} pooling.",
+        f"{recipe.name}: global batch {recipe.batch_size} = {processes} process(es) x {per_device} per device"
+        f"{' (negatives gathered across devices)' if gathered and processes > 1 else ''}, lr "
+        f"{recipe.learning_rate:g}, {length}, temperature {recipe.temperature:g}, max length {recipe.max_seq_length}, "
+        f"{recipe.pooling} pooling.",
         flush=True,
     )
     result = train_simcse(
         model, dataset, args.output_dir, recipe,
         data_dir=args.data_dir, data_name=Path(args.train_file).name, max_steps=args.max_steps, seed=args.seed,
-        resume=args.resume, loss_options=loss_options(args),
+        resume=args.resume, dev_tasks=DEV_SELECTIONS[args.select_on], loss_options=loss_options(args),
     )
     if result.best_checkpoint is not None:
         scores = ", ".join(f"{step}: {score:.2f}" for step, score in result.dev_scores)
-        main_process_print(f"Best STS dev average {result.best_dev_score:.2f} at {Path(result.best_checkpoint).name} "
+        what = "STS-B dev" if args.select_on == "stsb" else "STS-B + SICK-R dev average"
+        main_process_print(f"Best {what} {result.best_dev_score:.2f} at {Path(result.best_checkpoint).name} "
                            f"(dev scores by step: {scores}).")
     main_process_print(f"Saved the model after {result.global_step} steps to {result.output_dir} (model card: "
                        f"{result.output_dir / 'README.md'}). Score it with: simcse-st eval {result.output_dir}")

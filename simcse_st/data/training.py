@@ -11,6 +11,10 @@ Every reader returns a :class:`datasets.Dataset` whose columns are what the loss
 Raw NLI becomes (premise, entailment, contradiction) triplets as the paper builds them (section 4): the premise
 is the anchor, an entailment hypothesis of that premise its positive and a contradiction hypothesis of the same
 premise its hard negative. :func:`load_training_data` picks the reader from what the user passed.
+
+Every reader drops, with one warning that counts them, the lines or rows whose text tokenizes to nothing
+(:func:`tokenizes_to_nothing`: only zero-width or control characters), which would otherwise stop training with an
+"empty sentence" error whenever a batch holds one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +47,16 @@ def _normalize(sentence: str) -> str:
     return " ".join(sentence.split())
 
 
+def tokenizes_to_nothing(text: str) -> bool:
+    """True for text that BERT-style tokenizers reduce to no token: empty, or only whitespace, U+FFFD and
+    characters of the Unicode categories C* (control, format such as the zero-width space U+200B, unassigned,
+    private use), which those tokenizers drop."""
+    return all(char.isspace() or char == "\ufffd" or unicodedata.category(char).startswith("C") for char in text)
+
+
+_INVISIBLE = "only zero-width or control characters, which tokenize to nothing"
+
+
 def _existing_file(path: str | os.PathLike[str], what: str) -> Path:
     file = Path(path).expanduser()
     if not file.exists():
@@ -54,11 +69,12 @@ def _existing_file(path: str | os.PathLike[str], what: str) -> Path:
 def load_sentence_file(path: str | os.PathLike[str]) -> Dataset:
     """One sentence a line (the unsupervised corpus, e.g. ``wiki1m_for_simcse.txt``) as a ``sentence`` column.
 
-    Blank lines are skipped; whitespace is normalized.
+    Blank lines are skipped; whitespace is normalized; lines of only zero-width or control characters are dropped
+    with one warning that counts them.
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
-        ValueError: when the file holds no sentence or is not UTF-8.
+        ValueError: when the file holds no sentence with visible text or is not UTF-8.
 
     Example:
         >>> load_sentence_file("../shared/data/wiki/wiki1m_sample.txt").num_rows
@@ -66,14 +82,21 @@ def load_sentence_file(path: str | os.PathLike[str]) -> Dataset:
     """
     from datasets import Dataset
 
-    return Dataset.from_dict({SENTENCE_COLUMN: [_normalize(line) for line in read_sentences(path, "sentence")]})
+    lines = [_normalize(line) for line in read_sentences(path, "sentence")]
+    sentences = [line for line in lines if not tokenizes_to_nothing(line)]
+    if len(sentences) < len(lines):
+        logger.warning("Dropped %d lines of %s holding %s.", len(lines) - len(sentences), path, _INVISIBLE)
+    if not sentences:
+        raise ValueError(f"The sentence file {path} holds no line with visible text: every line has {_INVISIBLE}.")
+    return Dataset.from_dict({SENTENCE_COLUMN: sentences})
 
 
 def load_nli_csv(path: str | os.PathLike[str]) -> Dataset:
     """An NLI CSV in the official ``nli_for_simcse.csv`` format: columns ``sent0, sent1, hard_neg`` (triplets)
     or ``sent0, sent1`` (pairs), renamed to ``anchor, positive[, hard_negative]``.
 
-    Rows with an empty field are skipped (with a warning giving their count).
+    Rows with an empty field, or one of only zero-width or control characters, are skipped (with one warning
+    giving their count).
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
@@ -96,13 +119,13 @@ def load_nli_csv(path: str | os.PathLike[str]) -> Dataset:
         skipped = 0
         for row in reader:
             values = [_normalize(row.get(name) or "") for name in wanted]
-            if not all(values):
+            if any(tokenizes_to_nothing(value) for value in values):
                 skipped += 1
                 continue
             for name, value in zip(wanted, values, strict=True):
                 columns[NLI_CSV_COLUMNS[name]].append(value)
     if skipped:
-        logger.warning("Skipped %d rows of %s with an empty field.", skipped, file)
+        logger.warning("Skipped %d rows of %s with an empty field or one holding %s.", skipped, file, _INVISIBLE)
     if not columns["anchor"]:
         raise ValueError(f"The NLI CSV {file} has no row with every field of {wanted} filled.")
     return Dataset.from_dict(columns)
@@ -112,7 +135,8 @@ def nli_triplets(rows: Iterable[tuple[str, str, str]]) -> Dataset:
     """(premise, entailment, contradiction) triplets from ``(premise, hypothesis, label)`` rows of raw NLI.
 
     Each entailment hypothesis of a premise becomes one triplet, its hard negative a contradiction hypothesis of
-    the same premise (taken in turn when the premise has several); premises without both labels are skipped.
+    the same premise (taken in turn when the premise has several); premises without both labels are skipped, and
+    so are rows whose premise or hypothesis is empty or tokenizes to nothing (one warning counts them).
 
     Raises:
         ValueError: when no premise has both an entailment and a contradiction hypothesis.
@@ -120,10 +144,18 @@ def nli_triplets(rows: Iterable[tuple[str, str, str]]) -> Dataset:
     from datasets import Dataset
 
     hypotheses: dict[str, dict[str, list[str]]] = {}
+    skipped = 0
     for premise, hypothesis, label in rows:
+        if label not in ("entailment", "contradiction"):
+            continue
         premise, hypothesis = _normalize(premise), _normalize(hypothesis)
-        if premise and hypothesis and label in ("entailment", "contradiction"):
-            hypotheses.setdefault(premise, {"entailment": [], "contradiction": []})[label].append(hypothesis)
+        if tokenizes_to_nothing(premise) or tokenizes_to_nothing(hypothesis):
+            skipped += 1
+            continue
+        hypotheses.setdefault(premise, {"entailment": [], "contradiction": []})[label].append(hypothesis)
+    if skipped:
+        logger.warning("Skipped %d NLI rows with an empty premise or hypothesis, or one holding %s.", skipped,
+                       _INVISIBLE)
     columns: dict[str, list[str]] = {name: [] for name in TRIPLET_COLUMNS}
     for premise, by_label in hypotheses.items():
         contradictions = by_label["contradiction"]

@@ -8,7 +8,8 @@ setting), ``mean`` / ``wmean`` (per-subset Spearman averaged, unweighted or weig
 also reports)."""
 
 DEV_TASKS: tuple[str, ...] = ("STSBenchmark", "SICKRelatedness")
-"""The tasks with a dev split, which the official trainer uses to pick checkpoints."""
+"""The tasks with a dev split. The official trainer picks checkpoints on STS-B dev alone (``stsb_spearman``);
+their average is the optional alternative."""
 
 BASELINE_POOLINGS: tuple[str, ...] = ("avg_first_last", "avg_top2", "cls_before_pooler")
 """Poolings of the official SimCSE ``evaluation.py`` for vanilla checkpoints:

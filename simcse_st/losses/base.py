@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
+from itertools import dropwhile
 from typing import Any
 
 import torch
@@ -15,6 +16,7 @@ from sentence_transformers.base.losses.merged_forward import embed_columns, merg
 from torch import Tensor, nn
 
 from simcse_st.losses.mlm import MaskedLanguageModelingHead
+from simcse_st.models import training_max_seq_length
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
     (:meth:`contrastive_loss`). This class runs the encoder (in one pass, or in GradCache chunks when
     ``mini_batch_size`` is set), applies the loss-owned ``head`` to the pooled embeddings, adds the MLM
     term, and checks the input.
+
+    Each tokenized batch is first cut to the training length (``max_seq_length``, by default the one
+    :func:`~simcse_st.build_simcse_model` recorded on the model) exactly as the tokenizer truncates, so the model
+    keeps its full length for ``encode``, evaluation and saving while training sees the recipe's 32 tokens.
     """
 
     #: accepted numbers of text columns -> the names a data set would give them
@@ -52,6 +58,7 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
         mini_batch_size: int | None,
         mlm_weight: float,
         head: nn.Module | None = None,
+        max_seq_length: int | None = None,
     ) -> None:
         nn.Module.__init__(self)
         if not temperature > 0:
@@ -70,6 +77,8 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
         self.head = head if head is not None else nn.Identity()
         self.mlm = MaskedLanguageModelingHead(model) if mlm_weight > 0 else None
         self.num_special_tokens = model.tokenizer.num_special_tokens_to_add(pair=False)
+        self.max_seq_length = max_seq_length if max_seq_length is not None else training_max_seq_length(model)
+        self.num_closing_tokens = _check_truncation(model, self.max_seq_length)
         self._warned_no_negatives = False
         self._synchronize_head_gradients()
 
@@ -122,7 +131,7 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
         return loss
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None = None) -> Tensor:
-        features = list(sentence_features)
+        features = [self.truncate(column) for column in sentence_features]
         self.check_batch(features)
         batch_size = features[0]["input_ids"].size(0)
         if not self._any_process_has_negatives(batch_size, len(features)):
@@ -135,6 +144,12 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
             # total = l_contrastive + lambda * l_mlm (appendix F)
             loss = loss + self.mlm_weight * self.mlm_loss(features)
         return loss
+
+    def truncate(self, features: dict[str, Any]) -> dict[str, Any]:
+        """``features`` cut to ``max_seq_length`` tokens a row, as the tokenizer truncates at that length."""
+        if self.max_seq_length is None:
+            return features
+        return truncate_features(features, self.max_seq_length, self.num_closing_tokens)
 
     def embed_all(self, features: list[dict[str, Any]]) -> list[Tensor]:
         """:meth:`embed` for every column, the columns padded to one width and encoded in a single forward pass
@@ -213,12 +228,22 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
                 parameter.register_hook(_average_over_processes)
 
     def head_state_dict(self) -> dict[str, Tensor]:
-        """The loss-owned parameters (heads), without the model's: what a training checkpoint must add."""
-        model_keys = {f"model.{key}" for key in self.model.state_dict()}
-        return {key: value for key, value in self.state_dict().items() if key not in model_keys}
+        """The loss-owned parameters (heads), without the model's: what a training checkpoint must add.
+
+        A tensor is left out when it *is* one of the model's (the same object or storage, e.g. an MLM decoder tied
+        to the word embeddings), whatever its name in the loss.
+        """
+        model_tensors = self.model.state_dict(keep_vars=True).values()
+        shared = {id(tensor) for tensor in model_tensors} | {_storage(tensor) for tensor in model_tensors}
+        return {
+            key: value.detach()
+            for key, value in self.state_dict(keep_vars=True).items()
+            if id(value) not in shared and _storage(value) not in shared
+        }
 
     def get_config_dict(self) -> dict[str, Any]:
         return {
+            "max_seq_length": self.max_seq_length,
             "temperature": self.temperature,
             "gather_across_devices": self.gather_across_devices,
             "mini_batch_size": self.mini_batch_size,
@@ -228,6 +253,56 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
     @property
     def citation(self) -> str:
         return SIMCSE_CITATION
+
+
+def _storage(tensor: Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()
+
+
+def closing_token_count(tokenizer: Any) -> int:
+    """How many special tokens the tokenizer puts after a sentence's last token (BERT's [SEP], RoBERTa's </s>: 1)."""
+    ids = tokenizer("a")["input_ids"]
+    special = tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)
+    return len(special) - len(list(dropwhile(bool, reversed(special)))) if special else 0
+
+
+def _check_truncation(model: SentenceTransformer, max_seq_length: int | None) -> int:
+    """The tokenizer's closing special token count, after checking that batches can be cut to ``max_seq_length``."""
+    if max_seq_length is None:
+        return 0
+    tokenizer = model.tokenizer
+    closing = closing_token_count(tokenizer)
+    if not isinstance(max_seq_length, int) or max_seq_length <= tokenizer.num_special_tokens_to_add(pair=False):
+        raise ValueError(f"max_seq_length must be an integer above the tokenizer's special token count, got "
+                         f"{max_seq_length!r} (the paper trains with 32).")
+    if getattr(tokenizer, "padding_side", "right") != "right":
+        raise ValueError("Training at a shorter max_seq_length than the model's needs a tokenizer that pads on the "
+                         "right; set model.tokenizer.padding_side = 'right' or build the loss with max_seq_length "
+                         "equal to the model's.")
+    return closing
+
+
+def truncate_features(features: dict[str, Any], max_length: int, num_closing: int) -> dict[str, Any]:
+    """A right-padded tokenized batch cut to ``max_length`` positions, row by row as the tokenizer truncates.
+
+    A row longer than ``max_length`` keeps its first ``max_length - num_closing`` positions followed by its own
+    closing special token(s), so the result equals tokenizing the sentences with ``max_length``. Every tensor of
+    shape (rows, positions) (ids, attention mask, token types) is cut the same way; other entries are kept.
+    """
+    attention_mask = features["attention_mask"]
+    rows, width = attention_mask.shape
+    if width <= max_length:
+        return features
+    lengths = attention_mask.sum(dim=1, keepdim=True)
+    positions = torch.arange(max_length, device=attention_mask.device).expand(rows, max_length)
+    # the last num_closing kept positions of a long row point at that row's closing tokens
+    closing = positions - max_length + lengths
+    too_long = (lengths > max_length) & (positions >= max_length - num_closing)
+    index = torch.where(too_long, closing, positions)
+    return {
+        key: value.gather(1, index) if isinstance(value, Tensor) and value.shape == (rows, width) else value
+        for key, value in features.items()
+    }
 
 
 def _average_over_processes(gradient: Tensor) -> Tensor:

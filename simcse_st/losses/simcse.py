@@ -6,10 +6,12 @@ import logging
 from typing import Any
 
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Pooling
 from torch import Tensor, nn
 
 from simcse_st.losses.base import SimCSELossBase
 from simcse_st.losses.infonce import cosine_logits, gather_candidates, info_nce, positive_indices
+from simcse_st.models import initialize_as_official
 
 logger = logging.getLogger(__name__)
 
@@ -21,10 +23,11 @@ class SimCSELoss(SimCSELossBase):
         self,
         model: SentenceTransformer,
         temperature: float = 0.05,
-        mlp_head: bool = True,
+        mlp_head: bool | None = None,
         gather_across_devices: bool = False,
         mini_batch_size: int | None = None,
         mlm_weight: float = 0.0,
+        max_seq_length: int | None = None,
     ) -> None:
         """Unsupervised SimCSE: each sentence is encoded twice with different dropout masks, the two views are
         a positive pair, and the views of the other sentences in the batch are the negatives.
@@ -42,12 +45,19 @@ class SimCSELoss(SimCSELossBase):
             temperature: tau in eq. 4; the paper uses 0.05.
             mlp_head: put a Linear+tanh layer over the pooled embedding during training. It is owned by
                 this loss, so the trainer optimizes it and the saved model does not contain it: the paper's
-                "MLP only in training" for unsupervised SimCSE.
+                "MLP only in training" for unsupervised SimCSE. None (the default) does what the official code
+                does: the MLP with CLS pooling (its ``cls`` pooler with ``--mlp_only_train``), none with mean
+                pooling (its ``avg`` pooler); True/False force it. It is initialized as the official one: weights
+                normal(0, the encoder config's ``initializer_range``), bias zero.
             gather_across_devices: under DDP, the views of every process join each anchor's candidates,
-                with gradient flowing through the gathered copies.
+                with gradient flowing through the gathered copies (the official code gathers whenever it runs
+                distributed; :func:`simcse_st.training.train_simcse` turns this on when the world size is above 1).
             mini_batch_size: gradient caching (GradCache): embed this many sentences (2x as many rows) at
                 a time, so memory depends on it rather than on the batch size; same loss and gradients.
             mlm_weight: lambda of the auxiliary MLM objective (appendix F; 0.1 in the paper), 0 turns it off.
+            max_seq_length: tokens per sentence in training; each batch is cut to it as the tokenizer truncates.
+                None takes the length :func:`simcse_st.build_simcse_model` recorded on the model (its
+                ``max_seq_length``, 32 in the paper), or no cut for a model built otherwise.
 
         References:
             - Gao, Yao & Chen, "SimCSE: Simple Contrastive Learning of Sentence Embeddings", EMNLP 2021,
@@ -82,11 +92,13 @@ class SimCSELoss(SimCSELossBase):
                 trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss)
                 trainer.train()
         """
-        dimension = model.get_embedding_dimension()
-        # the training-only MLP over [CLS]: h = tanh(W h_cls + b)
-        head = nn.Sequential(nn.Linear(dimension, dimension), nn.Tanh()) if mlp_head else None
-        super().__init__(model, temperature, gather_across_devices, mini_batch_size, mlm_weight, head=head)
-        self.mlp_head = mlp_head
+        use_mlp = uses_cls_pooling(model) if mlp_head is None else mlp_head
+        head = official_mlp_head(model) if use_mlp else None
+        super().__init__(
+            model, temperature, gather_across_devices, mini_batch_size, mlm_weight, head=head,
+            max_seq_length=max_seq_length,
+        )
+        self.mlp_head = use_mlp
         if not any(module.p > 0 for module in model.modules() if isinstance(module, nn.Dropout)):
             logger.warning(
                 "SimCSELoss: the model has no dropout (every dropout probability is 0). Unsupervised SimCSE takes "
@@ -112,3 +124,15 @@ class SimCSELoss(SimCSELossBase):
 
     def get_config_dict(self) -> dict[str, Any]:
         return {**super().get_config_dict(), "mlp_head": self.mlp_head}
+
+
+def uses_cls_pooling(model: SentenceTransformer) -> bool:
+    """Whether the model pools with [CLS]: the official ``cls`` pooler type, the one with the training MLP."""
+    return any(isinstance(module, Pooling) and module.pooling_mode == "cls" for module in model.modules())
+
+
+def official_mlp_head(model: SentenceTransformer) -> nn.Module:
+    """The training-only MLP over [CLS], h = tanh(W h_cls + b), initialized as the official ``MLPLayer``:
+    W ~ normal(0, initializer_range of the encoder's config, 0.02 for BERT), b = 0."""
+    dimension = model.get_embedding_dimension()
+    return nn.Sequential(initialize_as_official(nn.Linear(dimension, dimension), model[0]), nn.Tanh())

@@ -23,6 +23,7 @@ class SupervisedSimCSELoss(SimCSELossBase):
         gather_across_devices: bool = False,
         mini_batch_size: int | None = None,
         mlm_weight: float = 0.0,
+        max_seq_length: int | None = None,
     ) -> None:
         """Supervised SimCSE: the candidates of each anchor are the positives and the hard negatives of the
         whole batch; its own positive is the target (eq. 5):
@@ -39,9 +40,14 @@ class SupervisedSimCSELoss(SimCSELossBase):
             hard_negative_weight: added to the logit sim(h_i, h_i-)/tau of row i's own hard negative
                 (0 = unweighted, the paper's default; its ablation reports log(alpha) with alpha = 1 best).
             gather_across_devices: under DDP, every process's positives and hard negatives join the
-                candidates of every anchor, with gradient flowing through the gathered copies.
+                candidates of every anchor, with gradient flowing through the gathered copies (the official code
+                gathers whenever it runs distributed; :func:`simcse_st.training.train_simcse` turns this on when
+                the world size is above 1).
             mini_batch_size: gradient caching (GradCache): embed this many rows of each column at a time.
             mlm_weight: lambda of the auxiliary MLM objective (appendix F), 0 turns it off.
+            max_seq_length: tokens per sentence in training; each batch is cut to it as the tokenizer truncates.
+                None takes the length :func:`simcse_st.build_simcse_model` recorded on the model (its
+                ``max_seq_length``, 32 in the paper), or no cut for a model built otherwise.
 
         References:
             - Gao, Yao & Chen, "SimCSE: Simple Contrastive Learning of Sentence Embeddings", EMNLP 2021,
@@ -82,7 +88,9 @@ class SupervisedSimCSELoss(SimCSELossBase):
                 trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss)
                 trainer.train()
         """
-        super().__init__(model, temperature, gather_across_devices, mini_batch_size, mlm_weight)
+        super().__init__(
+            model, temperature, gather_across_devices, mini_batch_size, mlm_weight, max_seq_length=max_seq_length
+        )
         self.hard_negative_weight = float(hard_negative_weight)
 
     def has_negatives(self, batch_size: int, num_columns: int) -> bool:

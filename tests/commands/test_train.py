@@ -16,6 +16,7 @@ from sentence_transformers import SentenceTransformer
 from simcse_st.cli import main
 from simcse_st.data.training import load_senteval_nli
 from simcse_st.recipes import RECIPES
+from tests.test_training import EncoderWidths
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -70,19 +71,38 @@ def test_bad_input_fails_before_training_with_a_clear_message(
         assert not output_dir.exists(), arguments  # nothing was trained or saved
 
 
+def test_a_batch_the_processes_do_not_divide_is_refused_before_training(
+    tmp_path: Path, tiny_bert_path: Path, triplet_csv: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "3")  # as torchrun --nproc_per_node 3 sets it
+    assert train("sup", "--model", tiny_bert_path, "--train-file", triplet_csv, "--output-dir", tmp_path / "out",
+                 "--batch-size", "16") == 2
+    error = capsys.readouterr().err
+    assert "batch size 16 is the global batch" in error and "multiple of 3" in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_supervised_run_selects_on_dev_writes_a_card_and_loads_in_plain_sentence_transformers(
     tmp_path: Path, tiny_bert_path: Path, triplet_csv: Path, capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     output_dir = tmp_path / "sup-model"
     caplog.set_level(logging.INFO)
-    assert train("sup", "--model", tiny_bert_path, "--train-file", triplet_csv, "--output-dir", output_dir,
-                 "--batch-size", "16", "--max-steps", "4", "--eval-steps", "2", "--lr", "1e-4") == 0
+    with EncoderWidths() as spy:
+        assert train("sup", "--model", tiny_bert_path, "--train-file", triplet_csv, "--output-dir", output_dir,
+                     "--batch-size", "16", "--max-steps", "4", "--eval-steps", "2", "--lr", "1e-4",
+                     "--max-seq-length", "12", "--select-on", "stsb-sickr") == 0
     out = capsys.readouterr().out
-    assert "Best STS dev average" in out and f"to {output_dir}" in out
-    # a log line per evaluation
+    assert "global batch 16 = 1 process(es) x 16 per device" in out
+    assert "Best STS-B + SICK-R dev average" in out and f"to {output_dir}" in out
+    # a log line per evaluation, over both dev tasks (the --select-on option; STS-B alone is the default)
     evaluations = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SentEvalSTSEvaluator (dev")]
     assert [message.split(": ")[0].split(", ")[-1] for message in evaluations] == ["step 2", "step 4"]
+    assert all("STS-B" in message and "SICK-R" in message for message in evaluations)
+    # training saw --max-seq-length tokens (SNLI has longer sentences); the saved model encodes at full length
+    assert max(spy.widths[True]) == 12
+    assert SentenceTransformer(str(output_dir)).max_seq_length == 128
 
     card = (output_dir / "README.md").read_text()
     for fragment in ("SupervisedSimCSELoss", "recipe custom", triplet_csv.name, "sts_dev_avg"):

@@ -1,4 +1,5 @@
-"""``simcse-st train`` under ``torchrun --nproc_per_node 2`` on CPU (gloo), gathering negatives across processes."""
+"""``simcse-st train`` under ``torchrun --nproc_per_node 2`` on CPU (gloo): the batch is the global batch, split over
+the processes, with negatives gathered across them by default."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def test_torchrun_two_processes_train_and_save_a_plain_model(tiny_bert_path, wik
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         "-m", "simcse_st.cli", "train", "unsup",
         "--model", str(tiny_bert_path), "--train-file", str(train_file), "--output-dir", str(output_dir),
-        "--batch-size", "8", "--max-steps", "3", "--eval-steps", "2", "--gather-across-devices",
+        "--batch-size", "16", "--max-steps", "3", "--eval-steps", "2",
         "--data-dir", str(tmp_path / "no-dev-data"),
         *extra,
     ]  # fmt: skip
@@ -31,8 +32,13 @@ def test_torchrun_two_processes_train_and_save_a_plain_model(tiny_bert_path, wik
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("after 3 steps") == 1  # reported once, by the first process
+    # --batch-size is the global batch: each process gets half, and gathering is on without being asked for
+    batch_lines = [line for line in result.stdout.splitlines() if "global batch" in line]
+    assert len(batch_lines) == 1, result.stdout
+    assert "global batch 16 = 2 process(es) x 8 per device (negatives gathered across devices)" in batch_lines[0]
+    assert '"gather_across_devices": true' in (output_dir / "README.md").read_text()
     assert (output_dir / "checkpoint-2").is_dir()  # a checkpoint survives an interruption
-    # real data parallelism: the two processes shared the data, 3 steps x 8 rows x 2 processes of 64 rows
+    # real data parallelism at 8 rows a process: 3 steps x 8 rows x 2 processes of 64 rows
     assert json.loads((output_dir / "checkpoint-3" / "trainer_state.json").read_text())["epoch"] == 0.75
     model = SentenceTransformer(str(output_dir), device="cpu")  # plain sentence-transformers, no simcse_st modules
     assert [type(module).__name__ for module in model] == ["Transformer", "Pooling"]

@@ -13,6 +13,7 @@ from simcse_st.data import (
     load_senteval_nli,
     load_training_data,
 )
+from simcse_st.data.training import tokenizes_to_nothing
 
 
 def write(path: Path, text: str) -> Path:
@@ -116,3 +117,47 @@ def test_training_data_picks_the_reader(tmp_path: Path, data_dir: Path) -> None:
         load_training_data("sup", tmp_path / "s.txt")
     with pytest.raises(ValueError, match="objective"):
         load_training_data("semi", tmp_path / "s.txt")
+
+
+INVISIBLE = ["\u200b\u200b", "\x00", "\ufeff \u200d", "\ufffd", "\x7f\u2060"]  # zero-width, NUL, BOM, U+FFFD, DEL
+VISIBLE = ["a\u200b", "\u00e9", "\u4e2d", "\U0001F600", "-"]
+
+
+def test_invisible_lines_really_tokenize_to_nothing(minilm_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path))
+    for text in INVISIBLE + VISIBLE:
+        ids = tokenizer(text)["input_ids"]
+        assert tokenizes_to_nothing(text) is (len(ids) == tokenizer.num_special_tokens_to_add()), repr(text)
+
+
+def test_readers_drop_exactly_the_invisible_lines_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sentences = write(tmp_path / "s.txt", "\n".join(["First.", *INVISIBLE, *VISIBLE, "Last."]) + "\n")
+    with caplog.at_level("WARNING"):
+        assert load_sentence_file(sentences)["sentence"] == ["First.", *VISIBLE, "Last."]
+    assert [record.getMessage().split(" of ")[0] for record in caplog.records] == [f"Dropped {len(INVISIBLE)} lines"]
+
+    caplog.clear()
+    rows = [("P1.", "E1.", "C1."), ("\u200b", "E2.", "C2."), ("P3.", "\x00", "C3."), ("P4.", "", "C4."),
+            ("P5.", "E5.", "C5.")]
+    triplets = write(tmp_path / "t.csv", "sent0,sent1,hard_neg\n" + "".join(",".join(row) + "\n" for row in rows))
+    with caplog.at_level("WARNING"):
+        assert load_nli_csv(triplets)["anchor"] == ["P1.", "P5."]
+    assert [record.getMessage().split(" of ")[0] for record in caplog.records] == ["Skipped 3 rows"]
+
+    caplog.clear()
+    write(tmp_path / "s1.train", "P1 .\n\u200b\nP1 .\nP2 .\nP2 .\n")
+    write(tmp_path / "s2.train", "e1 .\ne0 .\nc1 .\n\ufffd\nc2 .\n")
+    write(tmp_path / "labels.train", "entailment\nentailment\ncontradiction\nentailment\ncontradiction\n")
+    with caplog.at_level("WARNING"):
+        dataset = load_senteval_nli(tmp_path)
+    assert list(zip(dataset["anchor"], dataset["positive"], strict=True)) == [("P1 .", "e1 .")]
+    assert [record.getMessage().split(" NLI")[0] for record in caplog.records] == ["Skipped 2"]
+
+
+def test_a_file_of_only_invisible_lines_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no line with visible text"):
+        load_sentence_file(write(tmp_path / "zw.txt", "\u200b\n\x00\n"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from simcse_st import SimCSELoss
+from simcse_st import SimCSELoss, build_simcse_model
 from tests.losses.conftest import SENTENCES, tokenize
 
 
@@ -114,6 +114,7 @@ def test_model_without_dropout_warns_about_collapse(make_model, caplog):
 def test_config_and_citation(make_model):
     loss_fn = SimCSELoss(make_model(), temperature=0.1, mlp_head=False)
     assert loss_fn.get_config_dict() == {
+        "max_seq_length": 32,
         "temperature": 0.1,
         "gather_across_devices": False,
         "mini_batch_size": None,
@@ -121,3 +122,55 @@ def test_config_and_citation(make_model):
         "mlp_head": False,
     }
     assert "gao2021simcse" in loss_fn.citation
+
+
+@pytest.mark.parametrize(
+    ("pooling", "mlp_head", "expected"),
+    [("cls", None, True), ("mean", None, False), ("mean", True, True), ("cls", False, False)],
+)
+def test_mlp_head_by_default_only_with_cls_pooling(make_model, pooling, mlp_head, expected):
+    loss_fn = SimCSELoss(make_model(pooling=pooling), mlp_head=mlp_head)
+    assert loss_fn.mlp_head is expected
+    assert isinstance(loss_fn.head, torch.nn.Sequential if expected else torch.nn.Identity)
+
+
+def test_mlp_head_is_initialized_as_the_official_one(make_model):
+    model = make_model(pooling="cls")
+    model[0].auto_model.config.initializer_range = 0.3  # read from the encoder's config, not hard-coded
+    torch.manual_seed(0)
+    linear = SimCSELoss(model).head[0]
+    assert torch.equal(linear.bias, torch.zeros_like(linear.bias))
+    weights = linear.weight.detach().flatten()
+    # 1024 draws of normal(0, 0.3): the sample std within 10 %, the mean within 4 standard errors of 0
+    assert weights.std().item() == pytest.approx(0.3, rel=0.1)
+    assert abs(weights.mean().item()) < 4 * 0.3 / weights.numel() ** 0.5
+
+
+def test_view_zero_rows_are_the_anchors_and_view_one_rows_the_candidates(make_model):
+    """With a pooling output that depends on the row (rows 2i and 2i+1 differ), the loss is eq. 4 with the
+    first view of each sentence as h_i and the second as h_i' (InfoNCE is not symmetric in the two)."""
+    model = make_model(dropout=0.0)
+    shift = torch.randn(2 * len(SENTENCES), model.get_embedding_dimension(), generator=torch.Generator().manual_seed(3))
+
+    def by_row(module, args, output):  # noqa: ANN001, ANN202
+        pooled = output["sentence_embedding"]
+        return {**output, "sentence_embedding": pooled + shift[: pooled.size(0)]}
+
+    loss_fn = SimCSELoss(model, temperature=0.05, mlp_head=False)
+    with torch.no_grad():
+        h = model.encode(SENTENCES, convert_to_tensor=True).numpy()
+        handle = model[1].register_forward_hook(by_row)
+        try:
+            loss = loss_fn(tokenize(model, SENTENCES)).item()
+        finally:
+            handle.remove()
+    first, second = h + shift[0::2].numpy(), h + shift[1::2].numpy()
+    targets = np.arange(len(SENTENCES))
+    assert loss == pytest.approx(hand_info_nce(first, second, 0.05, targets), rel=1e-5)
+    assert abs(loss - hand_info_nce(second, first, 0.05, targets)) > 1e-3  # the swapped roles give another value
+
+
+def test_supervised_recipe_mlp_is_initialized_as_the_official_one(tiny_bert_path):
+    linear = build_simcse_model(tiny_bert_path, mlp_at_inference=True)[2].linear
+    assert torch.equal(linear.bias, torch.zeros_like(linear.bias))
+    assert linear.weight.std().item() == pytest.approx(0.02, rel=0.1)  # BertConfig's initializer_range
