@@ -25,6 +25,7 @@ taken. The ratios cached/plain of peak memory (target <= 0.35x) and time per ste
 with the raw figures::
 
     python benchmarks/bench_gradcache.py                     # CPU: 10 to 15 minutes on 2 cores
+    python benchmarks/bench_gradcache.py --mlm-weight 0.1    # with the MLM term, chunked too in the cached run
     python benchmarks/bench_gradcache.py --model sentence-transformers/all-MiniLM-L6-v2 --repeats 3  # a GPU
 """
 
@@ -61,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=512, help="sentences per step")
     parser.add_argument("--mini-batch-size", type=int, default=32, help="GradCache chunk, in sentences")
     parser.add_argument("--max-seq-length", type=int, default=32)
+    parser.add_argument("--mlm-weight", type=float, default=0.0,
+                        help="add the MLM term (appendix F; paper 0.1), chunked by GradCache in the cached run too")
     parser.add_argument("--steps", type=int, default=3, help="timed steps per configuration (after one warm-up)")
     parser.add_argument("--repeats", type=int, default=1, help="fresh pairs of worker processes")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
@@ -163,7 +166,9 @@ def worker(args: argparse.Namespace) -> int:
     model.max_seq_length = args.max_seq_length  # batches tokenized at the training length, as the loss would cut them
     model.train()
     mini_batch_size = args.mini_batch_size if args.worker == "cached" else None
-    loss = SimCSELoss(model, temperature=0.05, mlp_head=True, mini_batch_size=mini_batch_size).to(args.device)
+    loss = SimCSELoss(
+        model, temperature=0.05, mlp_head=True, mini_batch_size=mini_batch_size, mlm_weight=args.mlm_weight
+    ).to(args.device)
     step = step_function(model, loss, 1)
     data = batches(args, args.steps)
     loaded = resident_bytes(args.device)
@@ -219,7 +224,7 @@ class Worker:
 def worker_argv(args: argparse.Namespace) -> list[str]:
     argv = ["--model", args.model, "--batch-size", str(args.batch_size), "--mini-batch-size",
             str(args.mini_batch_size), "--max-seq-length", str(args.max_seq_length), "--steps", str(args.steps),
-            "--device", args.device]
+            "--device", args.device, "--mlm-weight", str(args.mlm_weight)]
     if args.data_dir is not None:
         argv += ["--data-dir", args.data_dir]
     if args.threads:
@@ -292,7 +297,8 @@ def print_header(args: argparse.Namespace) -> None:
     print(f"device {args.device}; torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}"
           f"; threads {args.threads or f'torch default ({torch.get_num_threads()})'}")
     print(f"model {args.model}; batch {args.batch_size} sentences ({2 * args.batch_size} rows), max length "
-          f"{args.max_seq_length}, cached mini-batch {args.mini_batch_size} sentences; {args.steps} timed steps "
+          f"{args.max_seq_length}, cached mini-batch {args.mini_batch_size} sentences, MLM weight {args.mlm_weight:g}; "
+          f"{args.steps} timed steps "
           f"after 1 warm-up; memory: 1 step after 1 warm-up in fresh workers; {args.repeats} repeat(s)", flush=True)
 
 

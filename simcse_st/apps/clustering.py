@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 METHODS: tuple[str, ...] = ("kmeans", "agglomerative")
 """Clustering algorithms of :func:`cluster`."""
+
+DISTANCE_BYTES = 8
+"""Bytes per entry of agglomerative clustering's pairwise distance matrix (float64)."""
 
 
 @dataclass
@@ -101,7 +105,8 @@ def cluster(
 
     Raises:
         ValueError: for an empty corpus, an unknown method, both or an invalid ``n_clusters`` /
-            ``distance_threshold``, or a threshold with k-means.
+            ``distance_threshold``, a threshold with k-means, or an agglomerative clustering whose distance
+            matrix would not fit in memory (:func:`check_agglomerative_fits`).
 
     Example:
         >>> result = cluster("all-MiniLM-L6-v2", sentences, n_clusters=10)
@@ -109,12 +114,53 @@ def cluster(
     """
     sentences = check_sentences(sentences)
     _check_arguments(len(sentences), n_clusters, method, distance_threshold, top_n)
+    if method == "agglomerative":
+        check_agglomerative_fits(len(sentences))  # before encoding: refuse at once, not after an hour
     embeddings = embed_corpus(model_or_embeddings, sentences, batch_size, show_progress_bar)
     if n_clusters is None and distance_threshold is None:
         n_clusters = default_n_clusters(len(sentences))
         logger.info("Clustering %d sentences into %d clusters (sqrt(n / 2))", len(sentences), n_clusters)
     raw_labels = _fit(embeddings, n_clusters, method, distance_threshold, seed, n_init)
     return _summarize(embeddings, sentences, raw_labels, top_n)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory a new allocation can get: psutil's estimate when it is installed, else the free physical
+    pages (POSIX), else None (unknown)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_agglomerative_fits(n_sentences: int, available_bytes: int | None = None) -> None:
+    """Refuse an agglomerative clustering whose n x n distance matrix would not fit in memory.
+
+    Agglomerative clustering holds the pairwise cosine distances of all sentences (n * n * 8 bytes, float64):
+    4 GB at 22,000 sentences, 80 GB at 100,000. k-means grows linearly with the corpus.
+
+    Args:
+        n_sentences: the corpus size.
+        available_bytes: the memory to compare with; by default :func:`available_memory` (no check when unknown).
+
+    Raises:
+        ValueError: naming the sizes and pointing to k-means, when the matrix is larger than the memory.
+    """
+    needed = n_sentences * n_sentences * DISTANCE_BYTES
+    available = available_memory() if available_bytes is None else available_bytes
+    if available is not None and needed > available:
+        raise ValueError(
+            f"Agglomerative clustering of {n_sentences} sentences needs their {n_sentences} x {n_sentences} distance "
+            f"matrix, {needed / 2**30:.2f} GiB, but only {available / 2**30:.2f} GiB of memory is available. Use "
+            "k-means instead (method='kmeans'; on the command line --method kmeans --n-clusters K), whose memory "
+            "grows linearly with the corpus, or cluster a sample of the corpus."
+        )
 
 
 def _check_arguments(

@@ -57,12 +57,50 @@ SENTEVAL_SUBSETS: dict[str, tuple[str, ...]] = {
 _STSB_FILES = {"train": "sts-train.csv", "dev": "sts-dev.csv", "test": "sts-test.csv"}
 _SICK_FILES = {"train": "SICK_train.txt", "dev": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}
 
-# Hub datasets with the same pairs: (repository, {our split: Hub split}).
-HUB_DATASETS: dict[str, tuple[str, dict[str, str]]] = {
-    **{task: (f"mteb/{task.lower()}-sts", {"test": "test"}) for task in SENTEVAL_SUBSETS},
-    "STSBenchmark": ("sentence-transformers/stsb", {"train": "train", "dev": "validation", "test": "test"}),
-    "SICKRelatedness": ("mteb/sickr-sts", {"test": "test"}),
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Where one task's pairs are on the Hugging Face Hub.
+
+    Attributes:
+        repository: the Hub dataset.
+        splits: our split name -> the Hub split holding the same pairs.
+        pairs: our split name -> the number of scored pairs SentEval's files hold, checked on every load.
+        revision: the Hub commit to read (None: the latest).
+    """
+
+    repository: str
+    splits: dict[str, str]
+    pairs: dict[str, int]
+    revision: str | None = None
+
+
+# The first revision of mteb/sickr-sts holds SICK's SemEval-2014 files as its train (4,500 pairs), validation
+# (SICK_trial, 500) and test (SICK_test_annotated, 4,927) splits; the later revisions put all 9,927 pairs into
+# one "test" split (MTEB's SICK-R), which is not the paper's SICK-R test set.
+SICKR_SPLIT_REVISION = "b589c9fc99a24743f4f6cc6c7c9633cd0fe40b9d"
+
+_SENTEVAL_TEST_PAIRS = {"STS12": 3108, "STS13": 1500, "STS14": 3750, "STS15": 3000, "STS16": 1186}
+
+HUB_DATASETS: dict[str, HubSource] = {
+    **{
+        task: HubSource(f"mteb/{task.lower()}-sts", {"test": "test"}, {"test": pairs})
+        for task, pairs in _SENTEVAL_TEST_PAIRS.items()
+    },
+    "STSBenchmark": HubSource(
+        "sentence-transformers/stsb",
+        {"train": "train", "dev": "validation", "test": "test"},
+        {"train": 5749, "dev": 1500, "test": 1379},
+    ),
+    "SICKRelatedness": HubSource(
+        "mteb/sickr-sts",
+        {"train": "train", "dev": "validation", "test": "test"},
+        {"train": 4500, "dev": 500, "test": 4927},
+        revision=SICKR_SPLIT_REVISION,
+    ),
 }
+"""The Hub datasets with the same pairs as SentEval's files, task by task."""
 
 
 @dataclass
@@ -99,13 +137,15 @@ def load_sts_task(
             (SICK's dev split is ``SICK_trial.txt``).
         data_dir: the data root (holding ``senteval/``); defaults to ``$SIMCSE_DATA_DIR``.
         source: ``"local"`` for the SentEval files under the data root, ``"hub"`` for the Hugging Face Hub
-            datasets in :data:`HUB_DATASETS` (one subset per task there, since they carry no subset names).
+            datasets in :data:`HUB_DATASETS` (one subset per task there, since they carry no subset names;
+            SICK-R's test split is SICK's 4,927 SemEval test pairs, as in SentEval, not MTEB's 9,927).
 
     Returns:
         The task's subsets; unscored pairs are left out.
 
     Raises:
-        ValueError: for an unknown task, split or source, or a malformed line (naming file and line number).
+        ValueError: for an unknown task, split or source, a malformed line (naming file and line number), or a
+            Hub split whose pair count is not SentEval's.
         DataNotFoundError: when the data root or a file is missing (naming the path and how to set the root).
         ConnectionError: when ``source="hub"`` and the Hub cannot be reached.
 
@@ -201,23 +241,26 @@ def _append(subset: STSSubset, sentence1: str, sentence2: str, score: float) -> 
 
 
 def _load_from_hub(task: str, split: str) -> STSSubset:
-    """The task's pairs from the Hugging Face Hub (``datasets.load_dataset``)."""
-    repository, splits = HUB_DATASETS[task]
-    if split not in splits:
-        raise ValueError(
-            f"The Hub dataset {repository} for {task} has no {split!r} split; "
-            f"use source='local' for it (the SentEval files under the data root)."
-        )
+    """The task's pairs from the Hugging Face Hub (``datasets.load_dataset``), checked against SentEval's count."""
+    source = HUB_DATASETS[task]
+    hub_split = source.splits[split]
+    name = source.repository + (f" (revision {source.revision})" if source.revision else "")
     from datasets import load_dataset
 
     try:
-        dataset = load_dataset(repository, split=splits[split])
+        dataset = load_dataset(source.repository, revision=source.revision, split=hub_split)
     except Exception as error:  # datasets raises many types when offline: name the cause and the way out
         raise ConnectionError(
-            f"Could not load {repository} ({task}, split {splits[split]!r}) from the Hugging Face Hub: "
+            f"Could not load {name} ({task}, split {hub_split!r}) from the Hugging Face Hub: "
             f"{type(error).__name__}: {error}. Without the Hub, read the local SentEval files instead: "
             f"source='local' with data_dir=ROOT or $SIMCSE_DATA_DIR (the folder that holds senteval/)."
         ) from error
+    if dataset.num_rows != source.pairs[split]:
+        raise ValueError(
+            f"{name}, split {hub_split!r}, holds {dataset.num_rows} pairs, but {task}'s {split} split has "
+            f"{source.pairs[split]} (SentEval's files): the Hub copy is not the paper's set. Use source='local' "
+            f"with the SentEval files under the data root."
+        )
     subset = STSSubset(split, [], [], [])
     for row in dataset:
         _append(subset, row["sentence1"], row["sentence2"], float(row["score"]))

@@ -11,14 +11,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.base.losses.gradcache import CachedLossMixin, RandContext, _create_minibatch
-from sentence_transformers.base.losses.merged_forward import embed_columns, merge_feature_batches
 from torch import Tensor, nn
 
-from simcse_st.losses.mlm import MaskedLanguageModelingHead
+from simcse_st._compat import CachedLossMixin, RandContext, _create_minibatch, embed_columns, merge_feature_batches
+from simcse_st.losses.mlm import IGNORE_INDEX, MaskedLanguageModelingHead
 from simcse_st.models import training_max_seq_length
 
 logger = logging.getLogger(__name__)
+
+# keys of an MLM column: the labels of its masked tokens, and the masked-token count of the whole batch
+MLM_LABELS = "mlm_labels"
+MLM_NUM_MASKED = "mlm_num_masked"
 
 SIMCSE_CITATION = """
 @inproceedings{gao2021simcse,
@@ -45,6 +48,12 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
     Each tokenized batch is first cut to the training length (``max_seq_length``, by default the one
     :func:`~simcse_st.build_simcse_model` recorded on the model) exactly as the tokenizer truncates, so the model
     keeps its full length for ``encode``, evaluation and saving while training sees the recipe's 32 tokens.
+
+    The MLM term masks every row the encoder sees (both dropout copies of a sentence for the unsupervised loss,
+    each masked independently, as the official code masks each copy). With ``mini_batch_size`` it is computed
+    chunk by chunk inside GradCache: the masked rows form extra columns whose chunks give their share of
+    ``l_mlm`` (a 0-d tensor) in the first pass and are replayed with gradient, under the same RNG state and
+    DDP synchronization, in the backward pass; memory then follows the mini-batch for this term too.
     """
 
     #: accepted numbers of text columns -> the names a data set would give them
@@ -113,18 +122,26 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
         copy_random_state: bool,
         random_state: RandContext | None = None,
     ) -> tuple[Tensor, RandContext | None]:
-        """GradCache's chunk embedding, through :meth:`views` and the head; the RNG state is kept for the replay."""
+        """GradCache's chunk embedding, through :meth:`views` and the head (or, for a chunk of an MLM column, its
+        share of ``l_mlm``); the RNG state is kept for the replay."""
         features = _create_minibatch(sentence_feature, begin, end)
         with random_state if random_state is not None else nullcontext():
             with nullcontext() if with_grad else torch.no_grad():
                 state = RandContext(*features.values()) if copy_random_state else None
+                if MLM_LABELS in features:  # a chunk of masked rows: its share of l_mlm
+                    return self.mlm_share(features), state
                 return self.embed(features), state
 
     def calculate_loss(
         self, reps: list[list[Tensor]], labels: Tensor | None = None, *, with_backward: bool = False
     ) -> Tensor:
-        """The contrastive loss from per-chunk embeddings (GradCache's step 2 when ``with_backward``)."""
-        loss = self.contrastive_loss([torch.cat(chunks) for chunks in reps])
+        """The loss from per-chunk outputs (GradCache's step 2 when ``with_backward``): the contrastive loss over the
+        text columns' embeddings, plus lambda times the chunks' shares of ``l_mlm`` (the 0-d outputs)."""
+        loss = self.contrastive_loss([torch.cat(chunks) for chunks in reps if chunks[0].dim() > 0])
+        mlm_shares = [share for chunks in reps if chunks[0].dim() == 0 for share in chunks]
+        if mlm_shares:
+            # total = l_contrastive + lambda * l_mlm (appendix F)
+            loss = loss + self.mlm_weight * torch.stack(mlm_shares).sum()
         if with_backward:
             loss.backward()
             loss = loss.detach()
@@ -136,13 +153,14 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
         batch_size = features[0]["input_ids"].size(0)
         if not self._any_process_has_negatives(batch_size, len(features)):
             return self._no_negatives_loss(features[0]["input_ids"].device)
-        if self.mini_batch_size is None:
-            loss = self.contrastive_loss(self.embed_all(features))
-        else:
-            loss = self.forward_cached(features, labels)
-        if self.mlm is not None:
+        # masked before any encoding, so that a seed gives the same masks with and without mini-batches
+        mlm_columns = self.mlm_columns(features) if self.mlm is not None else []
+        if self.mini_batch_size is not None:
+            return self.forward_cached(features + mlm_columns, labels)
+        loss = self.contrastive_loss(self.embed_all(features))
+        if mlm_columns:
             # total = l_contrastive + lambda * l_mlm (appendix F)
-            loss = loss + self.mlm_weight * self.mlm_loss(features)
+            loss = loss + self.mlm_weight * torch.stack([self.mlm_share(column) for column in mlm_columns]).sum()
         return loss
 
     def truncate(self, features: dict[str, Any]) -> dict[str, Any]:
@@ -157,11 +175,22 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
         pooled = embed_columns(self.model, [self.views(column) for column in features], separate_first=False)
         return [self.head(embeddings) for embeddings in pooled]
 
-    def mlm_loss(self, features: list[dict[str, Any]]) -> Tensor:
-        """``l_mlm`` over the masked tokens of every input sentence, all columns in one forward pass."""
-        merged = merge_feature_batches(features) if len(features) > 1 else features[0]
-        columns = [merged] if merged is not None else features
-        return torch.stack([self.mlm(self.model, column) for column in columns]).mean()
+    def mlm_columns(self, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The masked inputs of ``l_mlm``: every row the encoder sees, all columns merged into one when they can be.
+
+        Each returned column holds the masked features, their labels (``MLM_LABELS``) and the masked-token
+        count of the whole batch (``MLM_NUM_MASKED``), so that any chunk of it knows its share of the mean.
+        """
+        views = [self.views(column) for column in features]
+        merged = merge_feature_batches(views) if len(views) > 1 else views[0]
+        masked = [self.mlm.mask(column) for column in ([merged] if merged is not None else views)]
+        num_masked = sum(int((labels != IGNORE_INDEX).sum()) for _, labels in masked)
+        return [{**column, MLM_LABELS: labels, MLM_NUM_MASKED: num_masked} for column, labels in masked]
+
+    def mlm_share(self, column: dict[str, Any]) -> Tensor:
+        """An MLM column's (or chunk's) summed cross-entropy over the batch's masked-token count (0-d)."""
+        features = {key: value for key, value in column.items() if key not in (MLM_LABELS, MLM_NUM_MASKED)}
+        return self.mlm(self.model, features, column[MLM_LABELS], column[MLM_NUM_MASKED])
 
     # --- input checks -----------------------------------------------------------------------------------
     def expected_columns_text(self) -> str:

@@ -3,6 +3,13 @@
 The paper adds ``lambda * l_mlm`` to the contrastive loss (lambda = 0.1) to keep token-level knowledge;
 15 % of the tokens are chosen, of which 80 % become [MASK], 10 % a random token and 10 % stay as they are.
 The prediction head lives in the loss, like the SimCSE MLP head, so the saved model does not carry it.
+
+As in the official code (``BertForCL.lm_head = BertLMPredictionHead(config)`` in princeton-nlp/SimCSE's
+``simcse/models.py``), the head is a **fresh, untied** BERT LM head: its parameter names do not match the
+checkpoint's ``cls.predictions``, so the official run starts it from BERT's initialization (normal weights with
+the config's ``initializer_range``, zero biases, LayerNorm 1/0) with a decoder of its own, not the word
+embeddings. Logits are computed at the masked positions only, so memory grows with the number of masked
+tokens, not with batch x length x vocabulary.
 """
 
 from __future__ import annotations
@@ -12,15 +19,17 @@ import torch.nn.functional as F
 from sentence_transformers import SentenceTransformer
 from torch import Tensor, nn
 from transformers import DataCollatorForLanguageModeling
+from transformers.activations import get_activation
 
 MASK_PROBABILITY = 0.15
+IGNORE_INDEX = -100  # label of a position that is not predicted
 
 
 class MaskedLanguageModelingHead(nn.Module):
     """Masks a batch, runs it through the sentence model, and scores the token predictions.
 
-    The head is BERT's (dense, GELU, LayerNorm, decoder), its decoder tied to the encoder's input word
-    embeddings, so it starts from the encoder's own vocabulary geometry whatever the architecture.
+    The head is BERT's LM prediction head (dense, the encoder's activation, LayerNorm, then a decoder to the
+    vocabulary with its own bias), freshly initialized as the official SimCSE head is.
 
     Args:
         model: the SentenceTransformer being trained; its first module must be a Transformer whose
@@ -41,11 +50,27 @@ class MaskedLanguageModelingHead(nn.Module):
             )
         # 15 % of tokens; of those 80 % [MASK], 10 % random, 10 % unchanged (transformers' defaults)
         self.masking = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mask_probability)
-        word_embeddings = model[0].auto_model.get_input_embeddings()
-        vocab_size, hidden_size = word_embeddings.weight.shape
-        self.transform = nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.GELU(), nn.LayerNorm(hidden_size))
+        encoder = model[0].auto_model
+        config = encoder.config
+        vocab_size, hidden_size = encoder.get_input_embeddings().weight.shape
+        activation = getattr(config, "hidden_act", "gelu")
+        self.transform = nn.Sequential(
+            nn.Linear(hidden_size, hidden_size),
+            get_activation(activation) if isinstance(activation, str) else activation,
+            nn.LayerNorm(hidden_size, eps=getattr(config, "layer_norm_eps", 1e-12)),
+        )
         self.decoder = nn.Linear(hidden_size, vocab_size)
-        self.decoder.weight = word_embeddings.weight
+        self.reset_parameters(getattr(config, "initializer_range", 0.02))
+
+    def reset_parameters(self, initializer_range: float) -> None:
+        """BERT's initialization: linear weights ~ N(0, initializer_range), biases 0, LayerNorm weight 1."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, mean=0.0, std=initializer_range)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
 
     def mask(self, features: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         """A copy of ``features`` with masked ``input_ids``, and the labels (-100 where not predicted)."""
@@ -61,11 +86,21 @@ class MaskedLanguageModelingHead(nn.Module):
         masked_ids, labels = self.masking.torch_mask_tokens(input_ids.cpu().clone(), special_tokens_mask=special)
         return {**features, "input_ids": masked_ids.to(input_ids.device)}, labels.to(input_ids.device)
 
-    def forward(self, model: nn.Module, features: dict[str, Tensor]) -> Tensor:
-        """``l_mlm``: cross-entropy of the original tokens at the masked positions."""
-        masked_features, labels = self.mask(features)
+    def forward(self, model: nn.Module, masked_features: dict[str, Tensor], labels: Tensor, num_masked: int) -> Tensor:
+        """This batch's share of ``l_mlm``: the summed cross-entropy of its masked tokens over ``num_masked``.
+
+        Args:
+            model: the sentence model (or its DDP wrapper) that encodes ``masked_features``.
+            masked_features: encoder inputs with masked ``input_ids`` (from :meth:`mask`).
+            labels: the original token at each masked position, -100 elsewhere.
+            num_masked: the masked tokens of the whole batch this is part of; with the full batch the result
+                is the mean cross-entropy over its masked tokens, with a chunk the chunk's share of it.
+
+        Returns:
+            A 0-d tensor.
+        """
         token_embeddings = model(masked_features)["token_embeddings"]
-        logits = self.decoder(self.transform(token_embeddings))
-        if not (labels != -100).any():
-            return logits.sum() * 0.0  # nothing was masked in this batch
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100)
+        predicted = labels != IGNORE_INDEX
+        # decoder logits at the masked positions only: (masked tokens, vocabulary)
+        logits = self.decoder(self.transform(token_embeddings[predicted]))
+        return F.cross_entropy(logits, labels[predicted], reduction="sum") / max(num_masked, 1)

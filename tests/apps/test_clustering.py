@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simcse_st.apps import cluster
+from simcse_st.apps import cluster, clustering
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +98,35 @@ def test_embeddings_must_match_sentences(pair_embeddings):
         cluster(embeddings, sentences[:10], n_clusters=2)
     with pytest.raises(ValueError, match="corpus is empty"):
         cluster(embeddings[:0], [], n_clusters=2)
+
+
+class NeverEncoded:
+    """A model that fails the test if anything is encoded with it."""
+
+    def encode(self, *args, **kwargs):
+        raise AssertionError("the corpus was encoded before the clustering was refused")
+
+
+def test_agglomerative_refuses_a_distance_matrix_larger_than_memory(monkeypatch):
+    sentences = [f"Sentence number {i}." for i in range(100)]
+    # memory for a 100 x 100 float64 matrix less one byte: the limit is tested without allocating anything
+    monkeypatch.setattr(clustering, "available_memory", lambda: 100 * 100 * 8 - 1)
+    with pytest.raises(ValueError) as error:
+        cluster(NeverEncoded(), sentences, n_clusters=2, method="agglomerative")
+    message = str(error.value)
+    assert "100 sentences" in message and "100 x 100 distance matrix" in message
+    assert "method='kmeans'" in message and "--method kmeans" in message
+    embeddings = np.random.default_rng(0).normal(size=(100, 8)).astype(np.float32)
+    # k-means, linear in the corpus, is not refused
+    assert len(cluster(embeddings, sentences, n_clusters=2, method="kmeans").clusters) == 2
+    # and with room for exactly the matrix, agglomerative clustering runs
+    monkeypatch.setattr(clustering, "available_memory", lambda: 100 * 100 * 8)
+    assert len(cluster(embeddings, sentences, n_clusters=2, method="agglomerative").clusters) == 2
+
+
+def test_available_memory_is_a_real_figure():
+    available = clustering.available_memory()
+    assert available is not None and 2**20 < available < 2**50  # this machine's free memory, in bytes
+    # the default check reads it: a corpus of a million sentences (8 TB of distances) is refused here
+    with pytest.raises(ValueError, match="1000000 x 1000000 distance matrix"):
+        clustering.check_agglomerative_fits(1_000_000)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
+import datasets
 import pytest
 
 from simcse_st.data import STS_TASKS, DataNotFoundError, STSSubset, load_sts_task
+from simcse_st.data.sts import HUB_DATASETS, SICKR_SPLIT_REVISION
 
 # scored test pairs of the paper's tasks (SentEval; the data README)
 EXPECTED_TEST_PAIRS = {
@@ -140,7 +144,7 @@ def test_no_data_root(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STS12", "dev", "local", "STS12 has no split 'dev'; it has test"),
         ("STSBenchmark", "validation", "local", "has no split 'validation'; it has train, dev, test"),
         ("STS12", "test", "ftp", "Unknown source 'ftp'"),
-        ("SICKRelatedness", "dev", "hub", "has no 'dev' split; use source='local'"),
+        ("STS12", "dev", "hub", "STS12 has no split 'dev'; it has test"),
     ],
 )
 def test_bad_arguments(task: str, split: str, source: str, message: str, data_dir: Path) -> None:
@@ -156,3 +160,65 @@ def test_hub_unreachable_says_so_and_points_to_local_files(monkeypatch: pytest.M
     message = str(error.value)
     assert "Could not load mteb/sts12-sts" in message and "Hugging Face Hub" in message
     assert "source='local'" in message and "SIMCSE_DATA_DIR" in message
+
+
+# --- the Hub path ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("task", "split"), [(task, split) for task, source in HUB_DATASETS.items()
+                                             for split in source.splits])
+def test_hub_pair_counts_are_those_of_the_local_senteval_files(task: str, split: str, data_dir: Path) -> None:
+    # the count every Hub load is checked against (SICK-R test: 4,927, not MTEB's 9,927)
+    local = sum(len(subset) for subset in load_sts_task(task, split, data_dir))
+    assert HUB_DATASETS[task].pairs[split] == local
+
+
+def write_hub_sickr(folder: Path, data_dir: Path, splits: dict[str, list[str]]) -> Path:
+    """A local copy of a mteb/sickr-sts revision: one gzipped JSON-lines file a Hub split, SICK files inside."""
+    folder.mkdir()
+    for hub_split, our_splits in splits.items():
+        with gzip.open(folder / f"{hub_split}.json.gz", "wt", encoding="utf-8") as handle:
+            for our_split in our_splits:
+                (pairs,) = load_sts_task("SICKRelatedness", our_split, data_dir)
+                for row in zip(pairs.sentences1, pairs.sentences2, pairs.scores, strict=True):
+                    handle.write(json.dumps(dict(zip(("sentence1", "sentence2", "score"), row, strict=True))) + "\n")
+    return folder
+
+
+def serve_hub_locally(monkeypatch: pytest.MonkeyPatch, folder: Path, cache: Path) -> list[tuple]:
+    """Point datasets.load_dataset at ``folder`` (read by the real json builder); returns the requests made."""
+    requests = []
+    load_dataset = datasets.load_dataset
+
+    def local_load_dataset(path: str, revision: str | None = None, split: str | None = None):
+        requests.append((path, revision, split))
+        return load_dataset(str(folder), split=split, cache_dir=str(cache))
+
+    monkeypatch.setattr(datasets, "load_dataset", local_load_dataset)
+    return requests
+
+
+def test_hub_sickr_is_the_semeval_test_split_of_the_pinned_revision(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the pinned revision's layout: SICK_train, SICK_trial and SICK_test_annotated as train, validation, test
+    folder = write_hub_sickr(tmp_path / "sickr-sts", data_dir,
+                             {"train": ["train"], "validation": ["dev"], "test": ["test"]})
+    requests = serve_hub_locally(monkeypatch, folder, tmp_path / "cache")
+    for split in ("test", "dev"):
+        local = load_sts_task("SICKRelatedness", split, data_dir)
+        assert load_sts_task("SICKRelatedness", split, source="hub") == local
+    assert requests == [("mteb/sickr-sts", SICKR_SPLIT_REVISION, "test"),
+                        ("mteb/sickr-sts", SICKR_SPLIT_REVISION, "validation")]
+
+
+def test_hub_sickr_with_all_9927_pairs_in_its_test_split_is_refused(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the later revisions' layout (MTEB's SICK-R): every pair in one test split
+    folder = write_hub_sickr(tmp_path / "sickr-sts", data_dir, {"test": ["train", "dev", "test"]})
+    serve_hub_locally(monkeypatch, folder, tmp_path / "cache")
+    with pytest.raises(ValueError) as error:
+        load_sts_task("SICKRelatedness", source="hub")
+    message = str(error.value)
+    assert "holds 9927 pairs" in message and "has 4927" in message and "source='local'" in message
