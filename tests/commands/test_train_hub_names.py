@@ -57,45 +57,44 @@ def hub_cache(tmp_path_factory: pytest.TempPathFactory, minilm_path: Path) -> Pa
     return cache
 
 
-def simcse_st(*arguments: str | Path, cache: Path, home: Path) -> subprocess.CompletedProcess:
-    """``simcse-st ARGUMENTS`` in a fresh process that sees only ``cache`` as the Hub, offline."""
+def start_simcse_st(*arguments: str | Path, cache: Path, home: Path) -> subprocess.Popen:
+    """Start ``simcse-st ARGUMENTS`` in a fresh process that sees only ``cache`` as the Hub, offline."""
     environment = {
         **os.environ, "HF_HOME": str(home), "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
     }
     command = [sys.executable, "-m", "simcse_st.cli", *map(str, arguments)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
 
 
-# the README's commands, with overrides that make them take seconds
-@pytest.mark.parametrize(
-    ("objective", "preset", "modules"),
-    [("unsup", ["--model", HUB_NAME], ["Transformer", "Pooling"]),
-     ("sup", ["--preset", "sup-bert-base"], ["Transformer", "Pooling", "Dense"])],
-)
 def test_readme_train_commands_resolve_bert_base_uncased_offline(
-    objective: str, preset: list[str], modules: list[str], hub_cache: Path, tmp_path: Path, data_dir: Path,
-    wiki_sentences: list[str], sample: STSSample,
+    hub_cache: Path, tmp_path: Path, data_dir: Path, wiki_sentences: list[str], sample: STSSample
 ) -> None:
-    if objective == "unsup":
-        train_file = tmp_path / "wiki1m_for_simcse.txt"
-        train_file.write_text("\n".join(wiki_sentences[:16]) + "\n", encoding="utf-8")
-    else:
-        train_file = data_dir / "nli" / "snli"  # README: a SentEval NLI folder
-    output_dir = tmp_path / "run"
-    result = simcse_st(
-        "train", objective, *preset, "--train-file", train_file, "--output-dir", output_dir,
-        "--max-steps", "2", "--batch-size", "4", "--eval-steps", "2", "--data-dir", sample.root,
-        cache=hub_cache, home=tmp_path / "hf-home",
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert f"from {HUB_NAME}" in result.stdout and "Best STS dev average" in result.stdout
-    # the saved model is the cached tiny BERT (32 wide), trained, and loads in plain sentence-transformers
-    model = SentenceTransformer(str(output_dir), device="cpu")
-    assert [type(module).__name__ for module in model] == modules
-    embeddings = model.encode(["A man is playing a guitar.", "It is raining."])
-    assert embeddings.shape == (2, 32)
-    # trained: the weights moved away from the cached snapshot's
+    sentences = tmp_path / "wiki1m_for_simcse.txt"
+    sentences.write_text("\n".join(wiki_sentences[:16]) + "\n", encoding="utf-8")
+    # the README's commands (the NLI data as a SentEval folder), with overrides that make them take seconds;
+    # both run at once, each in its own process
+    runs = {
+        "unsup": (["--model", HUB_NAME, "--train-file", sentences], ["Transformer", "Pooling"]),
+        "sup": (["--preset", "sup-bert-base", "--train-file", data_dir / "nli" / "snli"],
+                ["Transformer", "Pooling", "Dense"]),
+    }
+    processes = {
+        objective: start_simcse_st(
+            "train", objective, *arguments, "--output-dir", tmp_path / objective, "--max-steps", "2",
+            "--batch-size", "4", "--eval-steps", "2", "--data-dir", sample.root,
+            cache=hub_cache, home=tmp_path / f"hf-home-{objective}",
+        )
+        for objective, (arguments, _) in runs.items()
+    }
     snapshot = Path(try_to_load_from_cache(HUB_NAME, "config.json", cache_dir=hub_cache)).parent
     start = SentenceTransformer(str(snapshot), device="cpu")[0].auto_model.get_input_embeddings().weight
-    assert not start.equal(model[0].auto_model.get_input_embeddings().weight)
+    for objective, process in processes.items():
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, (objective, stdout[-3000:] + stderr[-3000:])
+        assert f"from {HUB_NAME}" in stdout and "Best STS dev average" in stdout, objective
+        # the saved model is the cached tiny BERT (32 wide), trained, and loads in plain sentence-transformers
+        model = SentenceTransformer(str(tmp_path / objective), device="cpu")
+        assert [type(module).__name__ for module in model] == runs[objective][1]
+        assert model.encode(["A man is playing a guitar.", "It is raining."]).shape == (2, 32)
+        assert not start.equal(model[0].auto_model.get_input_embeddings().weight), objective  # trained
