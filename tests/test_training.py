@@ -22,6 +22,8 @@ from simcse_st.training import (
     DEV_SELECTIONS,
     LOSS_HEAD_FILE,
     TrainingResult,
+    build_loss,
+    build_model,
     dev_metric,
     per_device_batch_size,
     train_simcse,
@@ -116,6 +118,17 @@ def test_selection_metric_and_the_stsb_sickr_option(tmp_path: Path) -> None:
     averaged = training_arguments(RECIPE, tmp_path, dev_tasks=DEV_SELECTIONS["stsb-sickr"])
     assert averaged.metric_for_best_model == "eval_sts_dev_avg"
     assert training_arguments(RECIPE, tmp_path).metric_for_best_model == "eval_sts_dev_STSBenchmark"
+
+
+def test_gathering_across_devices_is_on_by_default_with_more_than_one_process(
+    tiny_bert_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = build_model(RECIPE, tiny_bert_path)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it
+    assert build_loss(model, RECIPE).gather_across_devices
+    assert not build_loss(model, RECIPE, gather_across_devices=False).gather_across_devices
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert not build_loss(model, RECIPE).gather_across_devices
 
 
 def test_the_recipe_batch_is_the_global_batch() -> None:

@@ -50,8 +50,10 @@ class SimCSELoss(SimCSELossBase):
                 pooling (its ``avg`` pooler); True/False force it. It is initialized as the official one: weights
                 normal(0, the encoder config's ``initializer_range``), bias zero.
             gather_across_devices: under DDP, the views of every process join each anchor's candidates,
-                with gradient flowing through the gathered copies (the official code gathers whenever it runs
-                distributed; :func:`simcse_st.training.train_simcse` turns this on when the world size is above 1).
+                with gradient flowing through the gathered copies, so N processes give exactly the gradient of
+                one process on the whole batch. The official code gathers whenever it runs distributed (without
+                gradient, keeping only its own slice differentiable); :func:`simcse_st.training.train_simcse`
+                turns this on when the world size is above 1.
             mini_batch_size: gradient caching (GradCache): embed this many sentences (2x as many rows) at
                 a time, so memory depends on it rather than on the batch size; same loss and gradients.
             mlm_weight: lambda of the auxiliary MLM objective (appendix F; 0.1 in the paper), 0 turns it off.

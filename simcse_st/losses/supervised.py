@@ -40,9 +40,10 @@ class SupervisedSimCSELoss(SimCSELossBase):
             hard_negative_weight: added to the logit sim(h_i, h_i-)/tau of row i's own hard negative
                 (0 = unweighted, the paper's default; its ablation reports log(alpha) with alpha = 1 best).
             gather_across_devices: under DDP, every process's positives and hard negatives join the
-                candidates of every anchor, with gradient flowing through the gathered copies (the official code
-                gathers whenever it runs distributed; :func:`simcse_st.training.train_simcse` turns this on when
-                the world size is above 1).
+                candidates of every anchor, with gradient flowing through the gathered copies, so N processes
+                give exactly the gradient of one process on the whole batch. The official code gathers whenever
+                it runs distributed (without gradient, keeping only its own slice differentiable);
+                :func:`simcse_st.training.train_simcse` turns this on when the world size is above 1.
             mini_batch_size: gradient caching (GradCache): embed this many rows of each column at a time.
             mlm_weight: lambda of the auxiliary MLM objective (appendix F), 0 turns it off.
             max_seq_length: tokens per sentence in training; each batch is cut to it as the tokenizer truncates.

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from simcse_st.cli import main
+from simcse_st.cli import build_parser, main
+from simcse_st.commands.train import loss_options
 from simcse_st.data.training import load_senteval_nli
 from simcse_st.recipes import RECIPES
 from tests.test_training import EncoderWidths
@@ -69,6 +70,16 @@ def test_bad_input_fails_before_training_with_a_clear_message(
         for fragment in fragments:
             assert fragment in error, (arguments, error)
         assert not output_dir.exists(), arguments  # nothing was trained or saved
+
+
+def test_gathering_flags_reach_the_loss_and_default_to_the_world_size() -> None:
+    def gather(*flags: str) -> bool | None:
+        args = build_parser().parse_args(["train", "unsup", "--train-file", "x", "--output-dir", "y", *flags])
+        return loss_options(args)["gather_across_devices"]
+
+    assert gather() is None  # decided by train_simcse: on with more than one process
+    assert gather("--gather-across-devices") is True
+    assert gather("--no-gather-across-devices") is False
 
 
 def test_a_batch_the_processes_do_not_divide_is_refused_before_training(
