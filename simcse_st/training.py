@@ -32,6 +32,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 from simcse_st.data import DataNotFoundError
 from simcse_st.evaluation import SentEvalSTSEvaluator
 from simcse_st.losses import SimCSELoss, SupervisedSimCSELoss
+from simcse_st.losses.infonce import world_size
 from simcse_st.models import build_simcse_model
 from simcse_st.recipes import Recipe
 
@@ -55,11 +56,6 @@ def dev_metric(tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS) -> str:
     """The logged metric the best checkpoint is chosen on: ``eval_sts_dev_STSBenchmark`` for STS-B alone (the
     official ``stsb_spearman``), ``eval_sts_dev_avg`` for the average of several dev tasks."""
     return f"eval_sts_dev_{tasks[0]}" if len(tasks) == 1 else "eval_sts_dev_avg"
-
-
-def world_size() -> int:
-    """Processes of this run (``WORLD_SIZE``, set by ``torchrun`` and ``accelerate launch``); 1 when not distributed."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def per_device_batch_size(global_batch_size: int, processes: int) -> int:
@@ -113,11 +109,11 @@ def build_loss(model: SentenceTransformer, recipe: Recipe, **loss_options: Any) 
         model: the model to train.
         recipe: gives the objective, the temperature and (sup) the hard negative weight.
         loss_options: further keyword arguments of the loss (``gather_across_devices``, ``mini_batch_size``,
-            ``mlm_weight``); ``None`` values are left out. ``gather_across_devices`` defaults to on when the run
-            has more than one process, as the official code gathers whenever it runs distributed.
+            ``mlm_weight``); ``None`` values are left out, so ``gather_across_devices`` takes the losses'
+            default: on when the run has more than one process, as the official code gathers whenever it runs
+            distributed.
     """
     options = {key: value for key, value in loss_options.items() if value is not None}
-    options.setdefault("gather_across_devices", world_size() > 1)
     if recipe.objective == "unsup":
         return SimCSELoss(model, temperature=recipe.temperature, **options)
     return SupervisedSimCSELoss(

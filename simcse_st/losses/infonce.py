@@ -9,6 +9,8 @@ with sim the cosine similarity and tau the temperature: a cross-entropy over cos
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -24,6 +26,11 @@ def cosine_logits(anchors: Tensor, candidates: Tensor, temperature: float) -> Te
 def info_nce(logits: Tensor, positives: Tensor) -> Tensor:
     """Mean over anchors of ``-log softmax(logits_i)[positives_i]`` (eq. 1, 4, 5)."""
     return F.cross_entropy(logits, positives)
+
+
+def world_size() -> int:
+    """Processes of this run (``WORLD_SIZE``, set by ``torchrun`` and ``accelerate launch``); 1 when not distributed."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def gather_candidates(local: Tensor, across_devices: bool) -> tuple[Tensor, int]:

@@ -24,7 +24,7 @@ class SimCSELoss(SimCSELossBase):
         model: SentenceTransformer,
         temperature: float = 0.05,
         mlp_head: bool | None = None,
-        gather_across_devices: bool = False,
+        gather_across_devices: bool | None = None,
         mini_batch_size: int | None = None,
         mlm_weight: float = 0.0,
         max_seq_length: int | None = None,
@@ -52,8 +52,8 @@ class SimCSELoss(SimCSELossBase):
             gather_across_devices: under DDP, the views of every process join each anchor's candidates,
                 with gradient flowing through the gathered copies, so N processes give exactly the gradient of
                 one process on the whole batch. The official code gathers whenever it runs distributed (without
-                gradient, keeping only its own slice differentiable); :func:`simcse_st.training.train_simcse`
-                turns this on when the world size is above 1.
+                gradient, keeping only its own slice differentiable), so None (the default) gathers when the run
+                has more than one process (``WORLD_SIZE`` > 1); False turns it off.
             mini_batch_size: gradient caching (GradCache): embed this many sentences (2x as many rows) at
                 a time, so memory depends on it rather than on the batch size; same loss and gradients.
             mlm_weight: lambda of the auxiliary MLM objective (appendix F; 0.1 in the paper), 0 turns it off.

@@ -20,7 +20,7 @@ class SupervisedSimCSELoss(SimCSELossBase):
         model: SentenceTransformer,
         temperature: float = 0.05,
         hard_negative_weight: float = 0.0,
-        gather_across_devices: bool = False,
+        gather_across_devices: bool | None = None,
         mini_batch_size: int | None = None,
         mlm_weight: float = 0.0,
         max_seq_length: int | None = None,
@@ -42,8 +42,8 @@ class SupervisedSimCSELoss(SimCSELossBase):
             gather_across_devices: under DDP, every process's positives and hard negatives join the
                 candidates of every anchor, with gradient flowing through the gathered copies, so N processes
                 give exactly the gradient of one process on the whole batch. The official code gathers whenever
-                it runs distributed (without gradient, keeping only its own slice differentiable);
-                :func:`simcse_st.training.train_simcse` turns this on when the world size is above 1.
+                it runs distributed (without gradient, keeping only its own slice differentiable), so None (the
+                default) gathers when the run has more than one process (``WORLD_SIZE`` > 1); False turns it off.
             mini_batch_size: gradient caching (GradCache): embed this many rows of each column at a time.
             mlm_weight: lambda of the auxiliary MLM objective (appendix F), 0 turns it off.
             max_seq_length: tokens per sentence in training; each batch is cut to it as the tokenizer truncates.

@@ -77,7 +77,7 @@ def test_gathering_flags_reach_the_loss_and_default_to_the_world_size() -> None:
         args = build_parser().parse_args(["train", "unsup", "--train-file", "x", "--output-dir", "y", *flags])
         return loss_options(args)["gather_across_devices"]
 
-    assert gather() is None  # decided by train_simcse: on with more than one process
+    assert gather() is None  # left to the loss: on with more than one process
     assert gather("--gather-across-devices") is True
     assert gather("--no-gather-across-devices") is False
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from simcse_st import SimCSELoss, build_simcse_model
+from simcse_st import SimCSELoss, SupervisedSimCSELoss, build_simcse_model
 from tests.losses.conftest import SENTENCES, tokenize
 
 
@@ -174,3 +174,13 @@ def test_supervised_recipe_mlp_is_initialized_as_the_official_one(tiny_bert_path
     linear = build_simcse_model(tiny_bert_path, mlp_at_inference=True)[2].linear
     assert torch.equal(linear.bias, torch.zeros_like(linear.bias))
     assert linear.weight.std().item() == pytest.approx(0.02, rel=0.1)  # BertConfig's initializer_range
+
+
+@pytest.mark.parametrize("loss_class", [SimCSELoss, SupervisedSimCSELoss])
+def test_gathering_defaults_to_on_with_more_than_one_process(make_model, monkeypatch, loss_class):
+    model = make_model()
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert loss_class(model).gather_across_devices is False
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun --nproc_per_node 2 sets it, before the loss is built
+    assert loss_class(model).gather_across_devices is True
+    assert loss_class(model, gather_across_devices=False).gather_across_devices is False
