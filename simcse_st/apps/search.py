@@ -105,9 +105,9 @@ def ivfpq_settings(
     """IVF-PQ settings for ``size`` embeddings of ``dimension`` dimensions; given values override the defaults.
 
     Defaults: ``nlist`` the power of two nearest 2 sqrt(size) (at most size / 39, FAISS's minimum of training
-    points per cell); ``m`` the largest divisor of the dimension up to dimension / 4 (a code of 1/16 the bytes
+    points per cell); ``m`` the largest divisor of the dimension up to dimension / 8 (a code of 1/32 the bytes
     of the float32 embedding); 8-bit codes (fewer for tiny corpora); ``nprobe`` nlist / 8, at least 16;
-    training on up to 64 x nlist embeddings, at least 20,000.
+    training on 50 x nlist embeddings, at least 20,000 (or all).
 
     Raises:
         ValueError: for an ``m`` that does not divide the dimension, or a non-positive value.
@@ -122,8 +122,8 @@ def ivfpq_settings(
                          f"{dimension}/m dimensions).")
     max_cells = max(1, size // _POINTS_PER_CENTROID)
     nlist = nlist or min(max_cells, 2 ** round(math.log2(max(1.0, 2 * math.sqrt(size)))))
-    m = m or max(divisor for divisor in range(1, dimension // 4 + 1) if dimension % divisor == 0)
-    train_size = min(size, max(64 * nlist, 20_000))
+    m = m or max(divisor for divisor in range(1, max(1, dimension // 8) + 1) if dimension % divisor == 0)
+    train_size = min(size, max(50 * nlist, 20_000))
     nbits = int(min(8, max(1, math.floor(math.log2(max(2, train_size // 4))))))
     nprobe = min(nlist, nprobe or max(16, nlist // 8))
     return IVFPQSettings(nlist, m, nbits, nprobe, rerank, train_size)
@@ -475,6 +475,8 @@ def build_faiss_index(backend: str, embeddings: np.ndarray, settings: IVFPQSetti
             raise ValueError("An IVF-PQ index needs its IVFPQSettings.")
         index = faiss.index_factory(dimension, f"IVF{settings.nlist},PQ{settings.m}x{settings.nbits}",
                                     faiss.METRIC_INNER_PRODUCT)
+        index.do_polysemous_training = False  # polysemous codes are not used here, and their training takes minutes
+        index.pq.cp.max_points_per_centroid = 64  # each codebook learns from up to 64 x 2^nbits residuals
         sample = np.sort(np.random.default_rng(0).choice(len(embeddings), settings.train_size, replace=False))
         index.train(np.ascontiguousarray(embeddings[sample], dtype=np.float32))
     else:
@@ -550,7 +552,8 @@ def replaced_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def build_index_from_encoded(
-    directories: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], backend: str = "auto", **options: Any
+    directories: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], backend: str = "auto", *,
+    nlist: int | None = None, pq_m: int | None = None, nprobe: int | None = None, rerank: int = 8,
 ) -> tuple[int, str]:
     """Write a search index of encoded corpora (``simcse-st encode`` outputs, e.g. shards) without re-encoding.
 
@@ -561,8 +564,7 @@ def build_index_from_encoded(
         directories: the encoded folders, in corpus order.
         out: the index folder to write (replaced if it holds an index).
         backend: one of :data:`BACKENDS`.
-        options: IVF-PQ settings (``nlist``, ``m``, ``nprobe``, ``rerank``) and ``ef_search`` are not needed here
-            beyond IVF-PQ's; see :func:`ivfpq_settings`.
+        nlist, pq_m, nprobe, rerank: IVF-PQ settings (:func:`ivfpq_settings`; None: chosen from the size).
 
     Returns:
         ``(sentences, backend)``: the index size and the backend it resolved to.
@@ -594,7 +596,8 @@ def build_index_from_encoded(
         write_rows(folder / _FILES["embeddings"], [shard.embeddings for shard in shards])
         embeddings = np.load(folder / _FILES["embeddings"], mmap_mode="r")
         active = resolve_backend(backend, size)
-        settings = ivfpq_settings(size, dimension, **options) if active == "faiss-ivfpq" else None
+        settings = (ivfpq_settings(size, dimension, nlist=nlist, m=pq_m, nprobe=nprobe, rerank=rerank)
+                    if active == "faiss-ivfpq" else None)
         faiss_index = build_faiss_index(active, embeddings, settings) if active in _SAVED_FAISS else None
         write_index_files(folder, first.manifest["model"], dimension, size, backend, active, faiss_index, settings)
     return size, active
