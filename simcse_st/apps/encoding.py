@@ -185,7 +185,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _differences(found: dict[str, Any], wanted: dict[str, Any], keys: Sequence[str]) -> list[str]:
-    """``"key: found -> wanted"`` for each of ``keys`` whose values differ."""
+    """``"key FOUND (now WANTED)"`` for each of ``keys`` whose values differ."""
     return [f"{key} {found.get(key)!r} (now {wanted.get(key)!r})" for key in keys if found.get(key) != wanted.get(key)]
 
 
