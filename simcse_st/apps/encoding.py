@@ -310,7 +310,7 @@ class EmbeddingStore:
         rows[:] = embeddings.astype(dtype)
         rows.flush()
         del rows  # unmapped: resident memory stays that of one chunk
-        lines = "".join(json.dumps(sentence, ensure_ascii=False) + "\n" for sentence in sentences).encode("utf-8")
+        lines = jsonl_sentences(sentences).encode("utf-8")
         with open(self.directory / _FILES["sentences"], "ab") as handle:
             handle.write(lines)
         total_chunks = -(-int(self.manifest["count"]) // int(self.manifest["chunk_size"]))
@@ -364,6 +364,11 @@ class EncodedCorpus:
     def sentences(self) -> list[str]:
         """The sentences, in corpus order."""
         return read_jsonl_sentences(self.directory / _FILES["sentences"])
+
+
+def jsonl_sentences(sentences: Sequence[str]) -> str:
+    """The sentences as JSON strings, one a line (the format of ``sentences.jsonl`` here and in saved indexes)."""
+    return "".join(json.dumps(sentence, ensure_ascii=False) + "\n" for sentence in sentences)
 
 
 def read_jsonl_sentences(path: Path) -> list[str]:

@@ -32,7 +32,7 @@ from simcse_st.apps.corpus import (
     read_sentences,
     resolve_model,
 )
-from simcse_st.apps.encoding import EncodedCorpus, read_jsonl_sentences
+from simcse_st.apps.encoding import EncodedCorpus, jsonl_sentences, read_jsonl_sentences
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -314,8 +314,7 @@ class SemanticIndex:
         backend = self.active_backend
         with replaced_directory(directory) as folder:
             faiss_index = self._faiss() if backend in _SAVED_FAISS else None
-            with open(folder / _FILES["sentences"], "w", encoding="utf-8") as handle:
-                handle.writelines(json.dumps(sentence, ensure_ascii=False) + "\n" for sentence in self.sentences)
+            (folder / _FILES["sentences"]).write_text(jsonl_sentences(self.sentences), encoding="utf-8")
             write_rows(folder / _FILES["embeddings"], [self.embeddings])
             write_index_files(folder, self.model_name, self.dimension, len(self), self.backend, backend, faiss_index,
                               self.ivfpq if backend == "faiss-ivfpq" else None)
