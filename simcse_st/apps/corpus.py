@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -56,6 +56,15 @@ def resolve_model(model: ModelLike) -> SentenceTransformer:
     return model
 
 
+def model_name_of(model: ModelLike) -> str | None:
+    """A Hub name as given, a local folder as its absolute path (so saved files work from any folder); None for a
+    loaded model."""
+    if not isinstance(model, (str, os.PathLike)):
+        return None
+    name = os.fspath(model)
+    return os.path.abspath(name) if os.path.isdir(name) else name
+
+
 def embedding_dimension(model: SentenceTransformer) -> int:
     """The width of ``model``'s sentence embeddings."""
     return int(model.get_embedding_dimension())
@@ -66,6 +75,7 @@ def encode_sentences(
     sentences: Sequence[str],
     batch_size: int = 64,
     show_progress_bar: bool = True,
+    pool: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """L2-normalized float32 embeddings of ``sentences``, computed in batches with a progress bar.
 
@@ -74,6 +84,7 @@ def encode_sentences(
         sentences: the texts, already checked with :func:`check_sentences`.
         batch_size: sentences per forward pass.
         show_progress_bar: show a tqdm bar over batches.
+        pool: a pool from ``model.start_multi_process_pool`` to spread the batches over its processes.
 
     Returns:
         An array of shape ``(len(sentences), dimension)`` whose rows have unit norm.
@@ -88,6 +99,7 @@ def encode_sentences(
         show_progress_bar=show_progress_bar,
         convert_to_numpy=True,
         normalize_embeddings=True,
+        pool=pool,
     )
     return np.asarray(embeddings, dtype=np.float32)
 

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from simcse_st.commands._apps import MODEL_HELP, add_batch_size_argument
+from simcse_st.commands.index import add_ivfpq_arguments, ivfpq_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true",
                         help='print [{"query": ..., "hits": [{"sentence", "score", "position"}]}] instead of a table')
     parser.add_argument("--backend", choices=BACKENDS, default=None,
-                        help="exact, faiss-flat, faiss-hnsw or auto (default: the index's, or auto with --corpus)")
+                        help="exact, faiss-flat, faiss-hnsw, faiss-ivfpq or auto (default: the index's, or auto with "
+                        "--corpus)")
     add_batch_size_argument(parser)
+    add_ivfpq_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     queries = check_sentences(args.query, what="query")
     check_search_arguments(args.top_k, args.threshold)
-    options = {"batch_size": args.batch_size}
+    options = {"batch_size": args.batch_size, **ivfpq_options(args)}
     if args.backend is not None:
         options["backend"] = args.backend
     if args.index is not None:

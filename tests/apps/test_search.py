@@ -182,3 +182,77 @@ def test_auto_backend_uses_hnsw_from_the_large_corpus_size(stsb_index, stsb_corp
     assert small.active_backend == "faiss-hnsw"
     [hits] = small.search(stsb_corpus.sentences[999], top_k=1)
     assert hits[0].position == 999
+
+
+def test_sentences_with_unicode_line_separators_survive_save_and_load(stsb_index, tmp_path):
+    odd = ["One\u2028sentence over a line separator.", "A paragraph\u2029separator inside.", "A next-line\u0085mark."]
+    index = SemanticIndex(stsb_index.model, odd + stsb_index.sentences[:3], backend="exact", show_progress_bar=False)
+    loaded = SemanticIndex.load(index.save(tmp_path / "odd"), model=stsb_index.model)
+    assert loaded.sentences == index.sentences
+    np.testing.assert_array_equal(loaded.embeddings, index.embeddings)
+
+
+def test_save_replaces_the_folder_and_leaves_no_file_of_another_backend(stsb_index, tmp_path):
+    pytest.importorskip("faiss")
+    hnsw = SemanticIndex(stsb_index.model, stsb_index.sentences[:50], stsb_index.embeddings[:50], backend="faiss-hnsw")
+    hnsw.save(tmp_path / "index")
+    assert (tmp_path / "index" / "faiss-hnsw.index").is_file()
+    exact = SemanticIndex(stsb_index.model, stsb_index.sentences[:40], stsb_index.embeddings[:40], backend="exact")
+    exact.save(tmp_path / "index")
+    assert sorted(path.name for path in (tmp_path / "index").iterdir()) == [
+        "embeddings.npy", "index.json", "sentences.jsonl"]
+    assert [path.name for path in tmp_path.iterdir()] == ["index"]  # no temporary folder left beside it
+    assert len(SemanticIndex.load(tmp_path / "index", model=stsb_index.model)) == 40
+
+
+def test_a_failed_save_leaves_the_previous_index_whole(stsb_index, tmp_path, monkeypatch):
+    from simcse_st.apps import search
+
+    first = SemanticIndex(stsb_index.model, stsb_index.sentences[:30], stsb_index.embeddings[:30], backend="exact")
+    first.save(tmp_path / "index")
+    before = {path.name: path.read_bytes() for path in (tmp_path / "index").iterdir()}
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(search, "write_index_files", disk_full)
+    second = SemanticIndex(stsb_index.model, stsb_index.sentences[:60], stsb_index.embeddings[:60], backend="exact")
+    with pytest.raises(OSError, match="No space left"):
+        second.save(tmp_path / "index")
+    assert {path.name: path.read_bytes() for path in (tmp_path / "index").iterdir()} == before
+    assert [path.name for path in tmp_path.iterdir()] == ["index"]
+
+
+def test_save_refuses_to_replace_a_folder_that_is_not_an_index(stsb_index, tmp_path):
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "chapter1.tex").write_text("precious", encoding="utf-8")
+    small = SemanticIndex(stsb_index.model, stsb_index.sentences[:5], stsb_index.embeddings[:5], backend="exact")
+    with pytest.raises(ValueError, match="thesis exists and is not a saved search index"):
+        small.save(tmp_path / "thesis")
+    assert (tmp_path / "thesis" / "chapter1.tex").read_text(encoding="utf-8") == "precious"
+
+
+def test_load_refuses_a_faiss_index_of_another_size(stsb_index, tmp_path):
+    pytest.importorskip("faiss")
+    for size, folder in ((50, "fifty"), (40, "forty")):
+        SemanticIndex(stsb_index.model, stsb_index.sentences[:size], stsb_index.embeddings[:size],
+                      backend="faiss-hnsw").save(tmp_path / folder)
+    (tmp_path / "fifty" / "faiss-hnsw.index").write_bytes((tmp_path / "forty" / "faiss-hnsw.index").read_bytes())
+    with pytest.raises(ValueError, match="inconsistent: 50 sentences but 40 FAISS faiss-hnsw vectors"):
+        SemanticIndex.load(tmp_path / "fifty", model=stsb_index.model)
+
+
+def test_ivfpq_recall_on_real_sentences_and_memory_per_vector(stsb_index, stsb_corpus, tmp_path):
+    pytest.importorskip("faiss")
+    # 200 corpus sentences held out as queries; IVF-PQ over the other 1,800 against exact search over them
+    queries = stsb_corpus.sentences[:200]
+    ivfpq = SemanticIndex(stsb_index.model, stsb_corpus.sentences[200:], stsb_index.embeddings[200:],
+                          backend="faiss-ivfpq")
+    assert ivfpq.recall_at_k(queries, top_k=10) >= 0.90
+    settings = ivfpq.ivfpq
+    assert settings.code_bytes + 8 <= 4 * ivfpq.dimension / 8  # a code and its id: <= 1/8 of float32 (48 + 8 bytes)
+    loaded = SemanticIndex.load(ivfpq.save(tmp_path / "ivfpq"), model=stsb_index.model)
+    assert isinstance(loaded.embeddings, np.memmap)
+    assert [[h.position for h in hits] for hits in loaded.search(queries[:20], top_k=10)] == [
+        [h.position for h in hits] for hits in ivfpq.search(queries[:20], top_k=10)]
+    assert loaded._dense is None  # searched without reading the embeddings into memory

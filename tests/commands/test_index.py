@@ -1,0 +1,93 @@
+"""``simcse-st index --from-embeddings``: an index of encoded shards, without re-encoding, equal to one built whole."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sentence_transformers import SentenceTransformer
+
+from simcse_st.apps import SemanticIndex
+from simcse_st.apps.search import recall
+from simcse_st.cli import main
+
+QUERIES = ["A city in Australia.", "The war ended in a treaty."]
+
+
+@pytest.fixture(scope="module")
+def corpus(wiki_sentences: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(wiki_sentences[:300]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def shards(tiny_bert_path: Path, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("shards")
+    for index in range(2):
+        argv = ["encode", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(folder / f"shard{index}"),
+                "--shard", f"{index}/2", "--chunk-size", "64"]
+        assert main(argv) == 0
+    return [folder / "shard0", folder / "shard1"]
+
+
+@pytest.fixture(scope="module")
+def whole(tiny_bert_path: Path, corpus: Path) -> SemanticIndex:
+    """An exact index of the corpus file, encoded in one go."""
+    return SemanticIndex.from_file(str(tiny_bert_path), corpus, backend="exact", show_progress_bar=False)
+
+
+def index_from_shards(shards: list[Path], out: Path, backend: str, monkeypatch) -> SemanticIndex:
+    """``simcse-st index --from-embeddings`` over the shards, checked to encode nothing; the index loaded."""
+    encoded: list[int] = []
+    original = SentenceTransformer.encode
+    monkeypatch.setattr(SentenceTransformer, "encode",
+                        lambda self, inputs, *a, **k: encoded.append(len(inputs)) or original(self, inputs, *a, **k))
+    assert main(["index", "--from-embeddings", *map(str, shards), "--out", str(out), "--backend", backend]) == 0
+    assert encoded == []  # no sentence was re-encoded
+    monkeypatch.setattr(SentenceTransformer, "encode", original)
+    return SemanticIndex.load(out)  # the model is the shards' one
+
+
+def test_index_from_encoded_shards_equals_an_index_of_the_corpus(shards, whole, tmp_path, monkeypatch):
+    loaded = index_from_shards(shards, tmp_path / "index", "exact", monkeypatch)
+    assert loaded.sentences == whole.sentences
+    np.testing.assert_allclose(loaded.embeddings, whole.embeddings, atol=1e-6)
+    got, want = loaded.search(QUERIES, top_k=5), whole.search(QUERIES, top_k=5)
+    assert [[hit.position for hit in hits] for hits in got] == [[hit.position for hit in hits] for hits in want]
+
+
+def test_ivfpq_index_from_shards_searches_without_loading_the_embeddings(shards, whole, tmp_path, monkeypatch):
+    pytest.importorskip("faiss")
+    loaded = index_from_shards(shards, tmp_path / "index", "faiss-ivfpq", monkeypatch)
+    assert loaded.active_backend == "faiss-ivfpq"
+    hits = loaded.search(QUERIES, top_k=5)
+    assert isinstance(loaded.embeddings, np.memmap) and loaded._dense is None  # rows re-scored from the file
+    exact = whole.search(QUERIES, top_k=5)
+    assert recall(hits, exact) >= 0.8  # 300 sentences: 7 cells all scanned, 6-bit codes, 40 candidates re-scored
+
+
+def test_index_refuses_shards_of_different_models(shards, minilm_path, wiki_sentences, tmp_path, capsys):
+    other_corpus = tmp_path / "few.txt"
+    other_corpus.write_text("\n".join(wiki_sentences[:3]) + "\n", encoding="utf-8")
+    other = tmp_path / "minilm"
+    assert main(["encode", str(minilm_path), "--corpus", str(other_corpus), "--out", str(other)]) == 0
+    assert main(["index", "--from-embeddings", str(shards[0]), str(other), "--out", str(tmp_path / "i")]) == 2
+    error = capsys.readouterr().err
+    assert "simcse-st index: error: The encoded folders differ in model" in error
+    assert not (tmp_path / "i").exists()
+
+
+def test_index_refuses_an_incomplete_encoding_and_a_model_with_it(shards, tiny_bert_path, tmp_path, capsys):
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for name in ("manifest.json", "sentences.jsonl", "embeddings.npy"):
+        (partial / name).write_bytes((shards[0] / name).read_bytes())
+    (partial / "progress.json").write_text(json.dumps({"chunks_done": 1, "sentences_bytes": 0, "complete": False}))
+    assert main(["index", "--from-embeddings", str(partial), "--out", str(tmp_path / "i")]) == 2
+    assert "is incomplete (1 of 3 chunks): rerun the `simcse-st encode`" in capsys.readouterr().err
+    argv = ["index", str(tiny_bert_path), "--from-embeddings", str(shards[0]), "--out", str(tmp_path / "i")]
+    assert main(argv) == 2
+    assert "give neither MODEL nor --corpus" in capsys.readouterr().err
