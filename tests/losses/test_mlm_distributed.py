@@ -38,8 +38,9 @@ def worker(rank: int, port: int, model_path: str, out: str) -> None:
 
 
 def test_chunked_mlm_under_ddp_steps_as_the_average_of_each_process_unchunked(tmp_path, tiny_bert_path):
-    # forked, not spawned: the children inherit the imported modules instead of importing them again
-    mp.start_processes(worker, args=(free_port(), str(tiny_bert_path), str(tmp_path)), nprocs=2, start_method="fork")
+    # spawned, not forked: a fork of the test process (torch's thread pools, a Ray client earlier in the session)
+    # crashed with SIGSEGV in the child
+    mp.start_processes(worker, args=(free_port(), str(tiny_bert_path), str(tmp_path)), nprocs=2, start_method="spawn")
     ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
     # what DDP must give: each process's whole-batch gradient on its own half (same masks: same seed), averaged;
     # from the same start, the parameters after one SGD step are then the average of the two local steps too
