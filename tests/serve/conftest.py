@@ -1,0 +1,129 @@
+"""Fixtures of the service tests: a small corpus of six topics, its index on all-MiniLM-L6-v2, and a live
+``simcse-st serve`` process on 127.0.0.1 shared by the load test and the browser test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+# six topics of five sentences: k-means and the map have clear groups, and each query has one obvious answer
+CORPUS = [
+    "A man is playing an acoustic guitar on stage.",
+    "The orchestra performed a symphony by Beethoven.",
+    "She sings in a jazz band every Friday night.",
+    "The drummer kept a steady rhythm throughout the concert.",
+    "A pianist practises scales before the recital.",
+    "The chef is slicing onions for the soup.",
+    "Fresh bread is baking in the oven.",
+    "He stirred the pasta sauce and added garlic.",
+    "The recipe calls for two cups of flour.",
+    "A woman is frying eggs in a pan.",
+    "The stock market fell sharply on Monday.",
+    "Investors worry about rising interest rates.",
+    "The central bank raised its key lending rate.",
+    "Shares of the tech company doubled this year.",
+    "Inflation reached its highest level in a decade.",
+    "Two dogs are running through the snow.",
+    "A cat is sleeping on the windowsill.",
+    "The horse galloped across the field.",
+    "A flock of birds flew south for the winter.",
+    "The puppy is chewing on a bone.",
+    "The striker scored a goal in the final minute.",
+    "The tennis player won the championship in straight sets.",
+    "Runners lined up at the start of the marathon.",
+    "The basketball team lost in overtime.",
+    "A cyclist climbed the steep mountain pass.",
+    "Heavy rain is expected across the region tomorrow.",
+    "A thunderstorm knocked out power in the city.",
+    "The temperature dropped below freezing overnight.",
+    "Strong winds blew down several trees.",
+    "The sun came out after a week of clouds.",
+]
+QUERIES = {  # query -> the corpus sentence a person expects first
+    "Someone is strumming a guitar in front of an audience.": "A man is playing an acoustic guitar on stage.",
+    "A kitten naps by the window.": "A cat is sleeping on the windowsill.",
+    "Share prices dropped a lot at the start of the week.": "The stock market fell sharply on Monday.",
+    "It will pour with rain in the area tomorrow.": "Heavy rain is expected across the region tomorrow.",
+    "A woman cooks eggs in a frying pan.": "A woman is frying eggs in a pan.",
+    "The football forward scored late in the match.": "The striker scored a goal in the final minute.",
+}
+
+
+@dataclass
+class LiveServer:
+    """A ``simcse-st serve`` process on 127.0.0.1."""
+
+    url: str
+    process: subprocess.Popen
+
+
+@pytest.fixture(scope="session")
+def minilm(minilm_path: Path):
+    """all-MiniLM-L6-v2 as a SentenceTransformer, loaded once."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(minilm_path))
+
+
+@pytest.fixture(scope="session")
+def corpus_index(minilm):
+    """The reference: a SemanticIndex of CORPUS on all-MiniLM-L6-v2, built in the test process."""
+    from simcse_st.apps import SemanticIndex
+
+    return SemanticIndex(minilm, CORPUS, show_progress_bar=False)
+
+
+@pytest.fixture(scope="session")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("serve-corpus") / "corpus.txt"
+    path.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    return path
+
+
+def start_server(argv: list[str], timeout: float = 180.0) -> LiveServer:
+    """Run ``simcse-st serve ARGV --port 0`` and wait for the URL it prints when ready."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    process = subprocess.Popen([sys.executable, "-m", "simcse_st.cli", "serve", *argv, "--port", "0"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO_ROOT)
+    found: list[str] = []
+    reader = threading.Thread(target=lambda: found.extend(_first_url(process.stdout)), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not found:
+        process.kill()
+        raise AssertionError(f"`simcse-st serve {' '.join(argv)}` printed no URL within {timeout:.0f} s")
+    return LiveServer(found[0], process)
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+def _first_url(lines) -> list[str]:
+    for line in lines:
+        for word in line.split():
+            if word.startswith("http://"):
+                return [word]
+    return []
+
+
+@pytest.fixture(scope="session")
+def live_server(minilm_path: Path, corpus_file: Path) -> Iterator[LiveServer]:
+    """``simcse-st serve all-MiniLM-L6-v2 --corpus CORPUS`` on a free port of 127.0.0.1 (PCA map)."""
+    server = start_server([str(minilm_path), "--corpus", str(corpus_file), "--map-method", "pca"])
+    yield server
+    stop_server(server)
