@@ -72,11 +72,14 @@
       score.textContent = hit.score.toFixed(3);
       const sentence = document.createElement("span");
       sentence.className = "sentence";
-      sentence.textContent = hit.sentence;
+      const text = document.createElement("span");
+      text.className = "text";
+      text.textContent = hit.sentence;
       const position = document.createElement("span");
       position.className = "position";
       position.textContent = "#" + hit.position;
-      sentence.append(position);
+      position.title = "position in the corpus";
+      sentence.append(text, position);
       const bar = document.createElement("div");
       bar.className = "bar";
       const fill = document.createElement("div");
@@ -116,7 +119,7 @@
 
   function mapTraces(data, dims, narrow) {
     const type = dims === 3 ? "scatter3d" : "scatter";
-    const size = dims === 3 ? 3 : 7;
+    const size = dims === 3 ? 4 : (data.points.length > 2000 ? 5 : 10);
     const coordinates = (points) => {
       const xyz = { x: points.map((p) => p.x), y: points.map((p) => p.y) };
       if (dims === 3) xyz.z = points.map((p) => p.z);
@@ -129,7 +132,7 @@
         name: `${cluster.id}: ${shorten(cluster.summary, narrow ? 34 : 48)} (${cluster.size})`,
         text: points.map((p) => wrap(p.sentence)), customdata: points.map((p) => p.position),
         hovertemplate: "%{text}<extra>#%{customdata}</extra>",
-        marker: { size, color: COLOURS[cluster.id % COLOURS.length], opacity: state.hits.length ? 0.45 : 0.85 },
+        marker: { size, color: COLOURS[cluster.id % COLOURS.length], opacity: state.hits.length ? 0.6 : 0.9 },
       };
     });
     if (state.hits.length) {
@@ -138,7 +141,7 @@
       traces.push({
         type, mode: "markers", ...coordinates(hits), name: "search hits", uid: "hits",
         text: hits.map((p) => wrap(p.sentence)), hovertemplate: "%{text}<extra>hit</extra>",
-        marker: { size: dims === 3 ? 7 : 15, color: "rgba(0,0,0,0)", line: { color: "#111", width: 2.5 },
+        marker: { size: dims === 3 ? 7 : 16, color: "#111", line: { width: 2 },
           symbol: dims === 3 ? "diamond-open" : "circle-open" },
       });
     }
@@ -167,7 +170,7 @@
     const axis = { showticklabels: false, zeroline: false, showgrid: dims === 3, title: { text: "" } };
     const layout = {
       margin: { l: 8, r: 8, t: 8, b: 8 }, hovermode: "closest", font: { size: narrow ? 10 : 12 },
-      legend: narrow ? { orientation: "h", y: -0.02, yanchor: "top" } : { x: 1.01, y: 1, itemsizing: "constant" },
+      legend: narrow ? { orientation: "h", y: -0.02, yanchor: "top" } : { x: 1.01, y: 0.93, itemsizing: "constant" },
       xaxis: axis, yaxis: axis, scene: { xaxis: axis, yaxis: axis, zaxis: axis },
     };
     await Plotly.react("map", mapTraces(data, dims, narrow), layout, { responsive: true, displaylogo: false });
@@ -183,7 +186,7 @@
 
   // --- header ------------------------------------------------------------------------------------------
   api("/healthz").then((health) => {
-    const model = health.model.split("/").filter(Boolean).pop();
+    const model = health.model.split("/").filter(Boolean).slice(-2).join("/");
     $("about").textContent = `${health.sentences.toLocaleString()} sentences \u00b7 ${model}`;
     $("about").title = health.model;
   }).catch((error) => setStatus("about", error.message, true));
