@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -33,4 +36,24 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
     """
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, timeout_keep_alive=5)
-    AnnouncingServer(config).run()
+    server = AnnouncingServer(config)
+    if threading.current_thread() is not threading.main_thread():
+        server.run()
+        return
+    # uvicorn shuts down gracefully on SIGINT / SIGTERM, then raises the signal again for the handler that was
+    # installed before it: here one that ends serve() normally, so the command exits with status 0
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.run()
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Stopped(Exception):
+    """Raised by the SIGTERM handler once uvicorn has shut down."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,9 @@ QUERIES = {  # query -> the corpus sentence a person expects first
 }
 
 
+STOP_WITHIN_S = 5.0  # Ctrl-C or SIGTERM stops the server within this many seconds
+
+
 @dataclass
 class LiveServer:
     """A ``simcse-st serve`` process on 127.0.0.1."""
@@ -75,18 +80,11 @@ def minilm(minilm_path: Path):
 
 
 @pytest.fixture(scope="session")
-def corpus_index(minilm):
+def corpus_index(minilm, minilm_path: Path):
     """The reference: a SemanticIndex of CORPUS on all-MiniLM-L6-v2, built in the test process."""
     from simcse_st.apps import SemanticIndex
 
-    return SemanticIndex(minilm, CORPUS, show_progress_bar=False)
-
-
-@pytest.fixture(scope="session")
-def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("serve-corpus") / "corpus.txt"
-    path.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
-    return path
+    return SemanticIndex(minilm, CORPUS, model_name=str(minilm_path), show_progress_bar=False)
 
 
 def start_server(argv: list[str], timeout: float = 180.0) -> LiveServer:
@@ -104,13 +102,19 @@ def start_server(argv: list[str], timeout: float = 180.0) -> LiveServer:
     return LiveServer(found[0], process)
 
 
-def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
+def stop_server(server: LiveServer, sig: int, within: float = STOP_WITHIN_S) -> float:
+    """Stop the server with ``sig`` (SIGINT is Ctrl-C) and return how long it took; it must exit within ``within``
+    seconds with status 0 (it is killed and the test fails otherwise)."""
+    started = time.monotonic()
+    server.process.send_signal(sig)
     try:
-        server.process.wait(10)
+        code = server.process.wait(within)
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+        raise AssertionError(f"the server did not stop within {within} s of {signal.Signals(sig).name}") from None
+    assert code == 0, f"the server exited with status {code} on {signal.Signals(sig).name}"
+    return time.monotonic() - started
 
 
 def _first_url(lines) -> list[str]:
@@ -122,8 +126,11 @@ def _first_url(lines) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(minilm_path: Path, corpus_file: Path) -> Iterator[LiveServer]:
-    """``simcse-st serve all-MiniLM-L6-v2 --corpus CORPUS`` on a free port of 127.0.0.1 (PCA map)."""
-    server = start_server([str(minilm_path), "--corpus", str(corpus_file), "--map-method", "pca"])
+def live_server(corpus_index, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``simcse-st serve --index DIR`` on a free port of 127.0.0.1 (PCA map), DIR being ``corpus_index`` saved
+    (the server loads all-MiniLM-L6-v2 from the name stored in it); stopped with SIGTERM at the end, which must
+    take less than 5 s."""
+    directory = corpus_index.save(tmp_path_factory.mktemp("serve-index") / "index")
+    server = start_server(["--index", str(directory), "--map-method", "pca"])
     yield server
-    stop_server(server)
+    stop_server(server, signal.SIGTERM)
