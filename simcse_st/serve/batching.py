@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
 from simcse_st.apps.search import Hit, SemanticIndex
@@ -38,6 +39,15 @@ def search_queries(index: SemanticIndex, queries: Sequence[SearchQuery]) -> list
         [hit for hit in found[: q.top_k] if q.threshold is None or hit.score >= q.threshold]
         for q, found in zip(queries, hits, strict=True)
     ]
+
+
+@dataclass(frozen=True)
+class _Waiting(Generic[Item, Result]):
+    """A request waiting for its batch: its items, the future of its results, when it arrived (loop time)."""
+
+    items: list[Item]
+    future: asyncio.Future[list[Result]]
+    arrived: float
 
 
 class MicroBatcher(Generic[Item, Result]):
@@ -71,7 +81,7 @@ class MicroBatcher(Generic[Item, Result]):
         self.max_items = max_items
         self.calls = 0
         self.requests = 0
-        self._pending: list[tuple[list[Item], asyncio.Future[list[Result]]]] = []
+        self._pending: list[_Waiting[Item, Result]] = []
         self._worker: asyncio.Task[None] | None = None
 
     async def submit(self, items: list[Item]) -> list[Result]:
@@ -84,7 +94,7 @@ class MicroBatcher(Generic[Item, Result]):
         if not self.enabled:
             return await self._run(loop, items, requests=1)
         future: asyncio.Future[list[Result]] = loop.create_future()
-        self._pending.append((items, future))
+        self._pending.append(_Waiting(items, future, loop.time()))
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._drain())
         return await future
@@ -93,27 +103,29 @@ class MicroBatcher(Generic[Item, Result]):
         """Run batches until no request is waiting."""
         loop = asyncio.get_running_loop()
         while self._pending:
-            await asyncio.sleep(self.max_wait)  # let requests arriving within max_wait join
+            # requests arriving within max_wait of the oldest waiting one join its batch; requests that queued
+            # while the encoder ran the previous batch have waited long enough and go at once
+            await asyncio.sleep(max(0.0, self._pending[0].arrived + self.max_wait - loop.time()))
             batch = self._take()
-            flat = [item for items, _ in batch for item in items]
+            flat = [item for waiting in batch for item in waiting.items]
             try:
                 results = await self._run(loop, flat, requests=len(batch))
             except Exception as error:  # noqa: BLE001  (handed to every request of the batch)
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
+                for waiting in batch:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(error)
                 continue
             start = 0
-            for items, future in batch:
-                if not future.done():  # a client that went away leaves a cancelled future
-                    future.set_result(results[start : start + len(items)])
-                start += len(items)
+            for waiting in batch:
+                if not waiting.future.done():  # a client that went away leaves a cancelled future
+                    waiting.future.set_result(results[start : start + len(waiting.items)])
+                start += len(waiting.items)
 
-    def _take(self) -> list[tuple[list[Item], asyncio.Future[list[Result]]]]:
+    def _take(self) -> list[_Waiting[Item, Result]]:
         """The oldest waiting requests, as many as fit in ``max_items`` (at least one)."""
         count, size = 0, 0
-        while count < len(self._pending) and (count == 0 or size + len(self._pending[count][0]) <= self.max_items):
-            size += len(self._pending[count][0])
+        while count < len(self._pending) and (count == 0 or size + len(self._pending[count].items) <= self.max_items):
+            size += len(self._pending[count].items)
             count += 1
         batch, self._pending = self._pending[:count], self._pending[count:]
         return batch

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from simcse_st.serve.server import Launched, launch, stop
 from tests.conftest import REPO_ROOT
 
 # six topics of five sentences: k-means and the map have clear groups, and each query has one obvious answer
@@ -63,14 +59,6 @@ QUERIES = {  # query -> the corpus sentence a person expects first
 STOP_WITHIN_S = 5.0  # Ctrl-C or SIGTERM stops the server within this many seconds
 
 
-@dataclass
-class LiveServer:
-    """A ``simcse-st serve`` process on 127.0.0.1."""
-
-    url: str
-    process: subprocess.Popen
-
-
 @pytest.fixture(scope="session")
 def minilm(minilm_path: Path):
     """all-MiniLM-L6-v2 as a SentenceTransformer, loaded once."""
@@ -87,46 +75,19 @@ def corpus_index(minilm, minilm_path: Path):
     return SemanticIndex(minilm, CORPUS, model_name=str(minilm_path), show_progress_bar=False)
 
 
-def start_server(argv: list[str], timeout: float = 180.0) -> LiveServer:
-    """Run ``simcse-st serve ARGV --port 0`` and wait for the URL it prints when ready."""
+def start_server(argv: list[str]) -> Launched:
+    """``simcse-st serve ARGV --port 0`` in a child process running this checkout, once it prints its URL."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    process = subprocess.Popen([sys.executable, "-m", "simcse_st.cli", "serve", *argv, "--port", "0"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO_ROOT)
-    found: list[str] = []
-    reader = threading.Thread(target=lambda: found.extend(_first_url(process.stdout)), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if not found:
-        process.kill()
-        raise AssertionError(f"`simcse-st serve {' '.join(argv)}` printed no URL within {timeout:.0f} s")
-    return LiveServer(found[0], process)
+    return launch([*argv, "--port", "0"], timeout=180, env=env)
 
 
-def stop_server(server: LiveServer, sig: int, within: float = STOP_WITHIN_S) -> float:
-    """Stop the server with ``sig`` (SIGINT is Ctrl-C) and return how long it took; it must exit within ``within``
-    seconds with status 0 (it is killed and the test fails otherwise)."""
-    started = time.monotonic()
-    server.process.send_signal(sig)
-    try:
-        code = server.process.wait(within)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-        raise AssertionError(f"the server did not stop within {within} s of {signal.Signals(sig).name}") from None
-    assert code == 0, f"the server exited with status {code} on {signal.Signals(sig).name}"
-    return time.monotonic() - started
-
-
-def _first_url(lines) -> list[str]:
-    for line in lines:
-        for word in line.split():
-            if word.startswith("http://"):
-                return [word]
-    return []
+def stop_server(server: Launched, sig: int) -> None:
+    """Stop the server with ``sig``; it must exit with status 0 within 5 s (SIGINT is Ctrl-C)."""
+    assert stop(server.process, sig, timeout=STOP_WITHIN_S) < STOP_WITHIN_S
 
 
 @pytest.fixture(scope="session")
-def live_server(corpus_index, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(corpus_index, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     """``simcse-st serve --index DIR`` on a free port of 127.0.0.1 (PCA map), DIR being ``corpus_index`` saved
     (the server loads all-MiniLM-L6-v2 from the name stored in it); stopped with SIGTERM at the end, which must
     take less than 5 s."""
