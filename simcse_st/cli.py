@@ -17,7 +17,9 @@ import sys
 from simcse_st import __version__
 
 # subcommand modules, in the order ``--help`` lists them
-COMMAND_MODULES: list[str] = ["eval", "mteb", "train", "quickstart", "encode", "index", "search", "cluster", "plot"]
+COMMAND_MODULES: list[str] = [
+    "eval", "mteb", "train", "quickstart", "encode", "index", "search", "cluster", "plot", "serve",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

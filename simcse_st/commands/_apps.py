@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simcse_st.apps.search import SemanticIndex
 
 MODEL_HELP = "a sentence-transformers model: a local folder or a Hugging Face Hub name"
 
@@ -18,3 +22,39 @@ def add_batch_size_argument(parser: argparse.ArgumentParser) -> None:
     """``--batch-size``: sentences per forward pass."""
     parser.add_argument("--batch-size", type=int, default=64,
                         help="sentences per forward pass when encoding (default: %(default)s)")
+
+
+def add_ivfpq_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--nlist``, ``--pq-m``, ``--nprobe``, ``--rerank``: the IVF-PQ backend's settings."""
+    group = parser.add_argument_group("IVF-PQ (--backend faiss-ivfpq; default: chosen from the corpus size)")
+    group.add_argument("--nlist", type=int, default=None, metavar="N", help="inverted lists (k-means cells)")
+    group.add_argument("--pq-m", type=int, default=None, metavar="M",
+                       help="bytes per embedding code (sub-quantizers; must divide the dimension)")
+    group.add_argument("--nprobe", type=int, default=None, metavar="N", help="cells scanned per query")
+    group.add_argument("--rerank", type=int, default=None, metavar="R",
+                       help="candidates per hit re-scored with the stored embeddings (0: off; default 8)")
+
+
+def ivfpq_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The IVF-PQ settings given on the command line, as :class:`~simcse_st.apps.SemanticIndex` keywords."""
+    options = {"nlist": args.nlist, "pq_m": args.pq_m, "nprobe": args.nprobe, "rerank": args.rerank}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def open_index(args: argparse.Namespace) -> SemanticIndex:
+    """The index of ``--index DIR`` (MODEL optional) or of ``MODEL --corpus FILE``, with ``--backend``,
+    ``--batch-size`` and the IVF-PQ settings.
+
+    Raises:
+        ValueError: for ``--corpus`` without MODEL.
+    """
+    from simcse_st.apps.search import SemanticIndex
+
+    options = {"batch_size": args.batch_size, **ivfpq_options(args)}
+    if args.backend is not None:
+        options["backend"] = args.backend
+    if args.index is not None:
+        return SemanticIndex.load(args.index, model=args.model, **options)
+    if args.model is None:
+        raise ValueError("MODEL is required with --corpus (it encodes the corpus); with --index it is optional.")
+    return SemanticIndex.from_file(args.model, args.corpus, **options)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from simcse_st.commands._apps import MODEL_HELP, add_corpus_arguments
+from simcse_st.commands._apps import MODEL_HELP, add_corpus_arguments, add_ivfpq_arguments, ivfpq_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,23 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "100,000 sentences, FAISS HNSW below 1,000,000, FAISS IVF-PQ above)")
     add_ivfpq_arguments(parser)
     parser.set_defaults(func=run)
-
-
-def add_ivfpq_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--nlist``, ``--pq-m``, ``--nprobe``, ``--rerank``: the IVF-PQ backend's settings."""
-    group = parser.add_argument_group("IVF-PQ (--backend faiss-ivfpq; default: chosen from the corpus size)")
-    group.add_argument("--nlist", type=int, default=None, metavar="N", help="inverted lists (k-means cells)")
-    group.add_argument("--pq-m", type=int, default=None, metavar="M",
-                       help="bytes per embedding code (sub-quantizers; must divide the dimension)")
-    group.add_argument("--nprobe", type=int, default=None, metavar="N", help="cells scanned per query")
-    group.add_argument("--rerank", type=int, default=None, metavar="R",
-                       help="candidates per hit re-scored with the stored embeddings (0: off; default 8)")
-
-
-def ivfpq_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The IVF-PQ settings given on the command line, as :class:`~simcse_st.apps.SemanticIndex` keywords."""
-    options = {"nlist": args.nlist, "pq_m": args.pq_m, "nprobe": args.nprobe, "rerank": args.rerank}
-    return {key: value for key, value in options.items() if value is not None}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""``simcse-st plot``: a 2-D map of a corpus, coloured by cluster or by given labels."""
+"""``simcse-st plot``: a 2-D or rotatable 3-D map of a corpus, coloured by cluster or by given labels."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``plot`` subcommand."""
     parser = subparsers.add_parser(
         "plot",
-        help="draw a 2-D map of a corpus (PNG), coloured by cluster or by labels",
-        description="Encode --corpus with MODEL, project the embeddings to 2-D and draw them to --out, coloured "
-        "by --labels or, without labels, by k-means cluster (the legend shows each cluster's central sentence).",
+        help="draw a 2-D map of a corpus (PNG), or a 3-D one (PNG and rotatable HTML), coloured by cluster or labels",
+        description="Encode --corpus with MODEL, project the embeddings to 2-D (or 3-D with --dims 3) and draw them "
+        "to --out, coloured by --labels or, without labels, by k-means cluster (the legend shows each cluster's "
+        "central sentence). With --dims 3 the same map is also written as a rotatable HTML page beside the PNG.",
     )
     parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     add_corpus_arguments(parser)
@@ -22,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="UTF-8 file with one label per corpus sentence, in the same order")
     parser.add_argument("--method", choices=("umap", "tsne", "pca"), default="tsne",
                         help="2-D projection (default: %(default)s; umap needs `pip install simcse-st[umap]`)")
+    parser.add_argument("--dims", type=int, choices=(2, 3), default=2,
+                        help="2 or 3; 3 also writes OUT with the suffix .html, a map to rotate and hover in a browser "
+                        "(needs plotly: `pip install simcse-st[serve]`) (default: %(default)s)")
     parser.add_argument("--n-clusters", type=int, default=None, metavar="K",
                         help="clusters to colour by when no --labels are given (default: sqrt(n / 2), at most 10)")
     parser.add_argument("--width", type=int, default=1200, help="image width in pixels (default: %(default)s)")
@@ -34,17 +38,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the corpus and labels, draw the map and say where it is."""
     from simcse_st.apps.corpus import read_sentences
-    from simcse_st.apps.maps import check_projection, plot_map
+    from simcse_st.apps.maps import check_plotly, check_projection, plot_map
 
-    try:
-        check_projection(args.method)  # before encoding anything
+    try:  # before encoding anything
+        check_projection(args.method)
+        if args.dims == 3:
+            check_plotly()
     except ImportError as error:
         raise ValueError(str(error)) from None
     sentences = read_sentences(args.corpus)
     labels = read_sentences(args.labels, what="labels") if args.labels is not None else None
     result = plot_map(args.model, sentences, args.out, labels=labels, method=args.method,
                       n_clusters=args.n_clusters, title=args.title, size=(args.width, args.height),
-                      seed=args.seed, batch_size=args.batch_size)
-    print(f"Wrote a {args.method} map of {len(sentences)} sentences in {len(set(result.groups))} groups "
-          f"to {result.path}")
+                      seed=args.seed, batch_size=args.batch_size, dims=args.dims)
+    print(f"Wrote a {args.dims}-D {args.method} map of {len(sentences)} sentences in {len(set(result.groups))} groups "
+          f"to {result.path}" + (f" and {result.html}" if result.html else ""))
     return 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from simcse_st.commands._apps import MODEL_HELP, add_batch_size_argument
-from simcse_st.commands.index import add_ivfpq_arguments, ivfpq_options
+from simcse_st.commands._apps import MODEL_HELP, add_batch_size_argument, add_ivfpq_arguments, open_index
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,19 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the queries, open or build the index, search and print the hits."""
     from simcse_st.apps.corpus import check_sentences
-    from simcse_st.apps.search import SemanticIndex, check_search_arguments
+    from simcse_st.apps.search import check_search_arguments
 
     queries = check_sentences(args.query, what="query")
     check_search_arguments(args.top_k, args.threshold)
-    options = {"batch_size": args.batch_size, **ivfpq_options(args)}
-    if args.backend is not None:
-        options["backend"] = args.backend
-    if args.index is not None:
-        index = SemanticIndex.load(args.index, model=args.model, **options)
-    elif args.model is None:
-        raise ValueError("MODEL is required with --corpus (it encodes the corpus); with --index it is optional.")
-    else:
-        index = SemanticIndex.from_file(args.model, args.corpus, **options)
+    index = open_index(args)
     results = index.search(queries, top_k=args.top_k, threshold=args.threshold)
     if args.json:
         rows = [{"query": query, "hits": [hit._asdict() for hit in hits]}

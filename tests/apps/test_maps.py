@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 from collections import Counter
 
 import numpy as np
@@ -91,3 +93,50 @@ def test_a_map_needs_three_sentences(pair_embeddings, tmp_path):
     embeddings, sentences = pair_embeddings
     with pytest.raises(ValueError, match="at least 3 sentences"):
         plot_map(embeddings[:2], sentences[:2], tmp_path / "two.png", labels=["a", "b"])
+
+
+def test_3d_map_png_has_one_colour_per_cluster_and_a_rotatable_html_page(pair_embeddings, tmp_path):
+    embeddings, sentences = pair_embeddings
+    result = plot_map(embeddings, sentences, tmp_path / "map3d.png", method="pca", n_clusters=5, dims=3)
+    assert result.coordinates.shape == (400, 3)
+    assert_one_colour_per_group(result.path, result)
+    assert result.html == tmp_path / "map3d.html"
+    page = result.html.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js is inlined: the page opens offline
+    traces = html_traces(page)
+    assert [trace["type"] for trace in traces] == ["scatter3d"] * 5
+    assert sorted(text for trace in traces for text in trace["text"]) == sorted(sentences)
+    png_colours = colours_by_group(result.path, result)
+    for trace in traces:  # each trace is one cluster, named by its legend entry, in the PNG's colour
+        group = trace["name"].split(":")[0]
+        assert sorted(trace["text"]) == sorted(s for s, g in zip(sentences, result.groups, strict=True) if g == group)
+        rgb = tuple(int(c) for c in re.findall(r"\d+", trace["marker"]["color"]))
+        assert rgb == png_colours[group].most_common(1)[0][0]
+
+
+def html_traces(page: str) -> list[dict]:
+    """The plotly traces written into an HTML map (the JSON array passed to ``Plotly.newPlot``)."""
+    start = page.index("Plotly.newPlot(")
+    return json.JSONDecoder().raw_decode(page, page.index("[{", start))[0]
+
+
+def test_corpus_map_projects_in_2d_and_3d_with_the_same_clusters(pair_embeddings):
+    from simcse_st.apps.maps import corpus_map
+
+    embeddings, sentences = pair_embeddings
+    flat, solid = (corpus_map(embeddings, sentences, dims=dims, method="pca", n_clusters=6) for dims in (2, 3))
+    assert flat.coordinates.shape == (400, 2) and solid.coordinates.shape == (400, 3)
+    np.testing.assert_allclose(solid.coordinates[:, :2], flat.coordinates, atol=1e-4)  # PCA's axes are nested
+    assert flat.clustering.labels.tolist() == solid.clustering.labels.tolist()
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    for label, summary in enumerate(flat.summaries()):
+        members = np.flatnonzero(flat.clustering.labels == label)
+        centre = unit[members].mean(axis=0)
+        assert summary == sentences[members[np.argmax(unit[members] @ centre)]]
+
+
+@pytest.mark.parametrize("dims", [1, 4])
+def test_a_map_has_2_or_3_dimensions(pair_embeddings, tmp_path, dims):
+    embeddings, sentences = pair_embeddings
+    with pytest.raises(ValueError, match="2 or 3 dimensions"):
+        plot_map(embeddings, sentences, tmp_path / "bad.png", dims=dims)

@@ -12,6 +12,7 @@ from PIL import Image
 
 from simcse_st.apps import SemanticIndex, cluster
 from simcse_st.cli import main
+from tests.apps.test_maps import html_traces
 
 SENTENCES = [
     "The cat sleeps on the sofa.",
@@ -145,3 +146,16 @@ def test_plot_umap_without_its_extra_names_the_install_command(tiny_bert_path, c
             "--method", "umap"]
     assert main(argv) == 2
     assert "pip install simcse-st[umap]" in capsys.readouterr().err
+
+
+def test_plot_dims_3_writes_a_png_and_a_rotatable_html_map(tiny_bert_path, corpus_file, tmp_path, capsys):
+    out = tmp_path / "map.png"
+    argv = ["plot", str(tiny_bert_path), "--corpus", str(corpus_file), "--out", str(out), "--method", "pca",
+            "--n-clusters", "3", "--dims", "3"]
+    assert main(argv) == 0
+    with Image.open(out) as image:
+        assert image.size == (1200, 900)
+    traces = html_traces((tmp_path / "map.html").read_text(encoding="utf-8"))
+    assert [trace["type"] for trace in traces] == ["scatter3d"] * 3
+    assert sorted(text for trace in traces for text in trace["text"]) == sorted(SENTENCES)
+    assert capsys.readouterr().out.startswith(f"Wrote a 3-D pca map of 8 sentences in 3 groups to {out} and ")

@@ -1,0 +1,193 @@
+// simcse-st serve: the page's three views (search, similarity, map) over the JSON API. No build step.
+(function () {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  // matplotlib's tab10, as in the PNG maps of `simcse-st plot`
+  const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf"];
+  const state = { hits: [], dims: 2, maps: {}, mapShown: false };
+
+  async function api(path, body) {
+    const options = body === undefined ? {} : {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    };
+    const response = await fetch(path, options);
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.error || response.statusText);
+    return answer;
+  }
+
+  function debounce(fn, ms) {
+    let timer;
+    return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+  }
+
+  function setStatus(id, text, isError) {
+    const el = $(id);
+    el.textContent = text;
+    el.classList.toggle("error", Boolean(isError));
+  }
+
+  // --- views -------------------------------------------------------------------------------------------
+  function show(view) {
+    document.querySelectorAll("nav button").forEach((tab) => {
+      const selected = tab.dataset.view === view;
+      tab.setAttribute("aria-selected", String(selected));
+      $("view-" + tab.dataset.view).hidden = !selected;
+    });
+    if (view === "map") drawMap();
+  }
+  document.querySelectorAll("nav button").forEach((tab) => tab.addEventListener("click", () => show(tab.dataset.view)));
+
+  // --- search ------------------------------------------------------------------------------------------
+  let searchCount = 0;
+  async function search() {
+    const query = $("query").value;
+    const mine = ++searchCount;
+    if (!query.trim()) {
+      state.hits = [];
+      $("hits").replaceChildren();
+      setStatus("search-status", "");
+      return;
+    }
+    try {
+      const started = performance.now();
+      const answer = await api("/api/search", { queries: [query], top_k: Number($("top-k").value) });
+      if (mine !== searchCount) return; // a newer query is on its way
+      state.hits = answer.results[0];
+      renderHits(state.hits);
+      setStatus("search-status", `${state.hits.length} hits in ${Math.round(performance.now() - started)} ms`);
+      if (state.mapShown) drawMap();
+    } catch (error) {
+      if (mine === searchCount) setStatus("search-status", error.message, true);
+    }
+  }
+
+  function renderHits(hits) {
+    $("hits").replaceChildren(...hits.map((hit) => {
+      const li = document.createElement("li");
+      const score = document.createElement("span");
+      score.className = "score";
+      score.textContent = hit.score.toFixed(3);
+      const sentence = document.createElement("span");
+      sentence.className = "sentence";
+      const text = document.createElement("span");
+      text.className = "text";
+      text.textContent = hit.sentence;
+      const position = document.createElement("span");
+      position.className = "position";
+      position.textContent = "#" + hit.position;
+      position.title = "position in the corpus";
+      sentence.append(text, position);
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      const fill = document.createElement("div");
+      fill.className = "fill";
+      fill.style.width = Math.max(0, hit.score) * 100 + "%";
+      bar.append(fill);
+      li.append(score, sentence, bar);
+      return li;
+    }));
+  }
+
+  $("query").addEventListener("input", debounce(search, 200));
+  $("top-k").addEventListener("change", search);
+  $("search-form").addEventListener("submit", (event) => { event.preventDefault(); search(); });
+
+  // --- similarity --------------------------------------------------------------------------------------
+  async function compare() {
+    const pair = [$("first").value, $("second").value];
+    if (!pair[0].trim() || !pair[1].trim()) return;
+    try {
+      const score = (await api("/api/similarity", { pairs: [pair] })).scores[0];
+      $("cosine").textContent = score.toFixed(3);
+      $("cosine-bar").style.width = Math.max(0, score) * 100 + "%";
+      $("similarity-result").hidden = false;
+      setStatus("similarity-status", "");
+    } catch (error) {
+      setStatus("similarity-status", error.message, true);
+    }
+  }
+  $("similarity-form").addEventListener("submit", (event) => { event.preventDefault(); compare(); });
+  $("first").addEventListener("input", debounce(compare, 300));
+  $("second").addEventListener("input", debounce(compare, 300));
+
+  // --- map ---------------------------------------------------------------------------------------------
+  function shorten(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
+  function wrap(text) { return text.replace(/(.{1,60})(\s|$)/g, "$1<br>"); }
+
+  function mapTraces(data, dims, narrow) {
+    const type = dims === 3 ? "scatter3d" : "scatter";
+    const size = dims === 3 ? 4 : (data.points.length > 2000 ? 5 : 10);
+    const coordinates = (points) => {
+      const xyz = { x: points.map((p) => p.x), y: points.map((p) => p.y) };
+      if (dims === 3) xyz.z = points.map((p) => p.z);
+      return xyz;
+    };
+    const traces = data.clusters.map((cluster) => {
+      const points = data.points.filter((p) => p.cluster === cluster.id);
+      return {
+        type, mode: "markers", ...coordinates(points),
+        name: `${cluster.id}: ${shorten(cluster.summary, narrow ? 34 : 48)} (${cluster.size})`,
+        text: points.map((p) => wrap(p.sentence)), customdata: points.map((p) => p.position),
+        hovertemplate: "%{text}<extra>#%{customdata}</extra>",
+        marker: { size, color: COLOURS[cluster.id % COLOURS.length], opacity: state.hits.length ? 0.6 : 0.9 },
+      };
+    });
+    if (state.hits.length) {
+      const byPosition = new Map(data.points.map((p) => [p.position, p]));
+      const hits = state.hits.map((hit) => byPosition.get(hit.position)).filter(Boolean);
+      traces.push({
+        type, mode: "markers", ...coordinates(hits), name: "search hits", uid: "hits",
+        text: hits.map((p) => wrap(p.sentence)), hovertemplate: "%{text}<extra>hit</extra>",
+        marker: { size: dims === 3 ? 7 : 16, color: "#111", line: { width: 2 },
+          symbol: dims === 3 ? "diamond-open" : "circle-open" },
+      });
+    }
+    return traces;
+  }
+
+  async function drawMap() {
+    const dims = state.dims;
+    state.mapShown = true;
+    if (typeof Plotly === "undefined") {
+      setStatus("map-status", "The map needs plotly: pip install simcse-st[serve]", true);
+      return;
+    }
+    if (!state.maps[dims]) {
+      setStatus("map-status", `Computing the ${dims}-D map of the corpus\u2026`);
+      try {
+        state.maps[dims] = await api("/api/map?dims=" + dims);
+      } catch (error) {
+        setStatus("map-status", error.message, true);
+        return;
+      }
+      if (dims !== state.dims) return;
+    }
+    const data = state.maps[dims];
+    const narrow = $("map").clientWidth < 700;
+    const axis = { showticklabels: false, zeroline: false, showgrid: dims === 3, title: { text: "" } };
+    const layout = {
+      margin: { l: 8, r: 8, t: 8, b: 8 }, hovermode: "closest", font: { size: narrow ? 10 : 12 },
+      legend: narrow ? { orientation: "h", y: -0.02, yanchor: "top" } : { x: 1.01, y: 0.93, itemsizing: "constant" },
+      xaxis: axis, yaxis: axis, scene: { xaxis: axis, yaxis: axis, zaxis: axis },
+    };
+    await Plotly.react("map", mapTraces(data, dims, narrow), layout, { responsive: true, displaylogo: false });
+    const hits = state.hits.length ? `, ${state.hits.length} search hits circled` : "";
+    setStatus("map-status", `${data.points.length} sentences in ${data.clusters.length} clusters${hits}`);
+  }
+
+  document.querySelectorAll(".toggle button").forEach((button) => button.addEventListener("click", () => {
+    state.dims = Number(button.dataset.dims);
+    document.querySelectorAll(".toggle button").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+    drawMap();
+  }));
+
+  // --- header ------------------------------------------------------------------------------------------
+  api("/healthz").then((health) => {
+    const model = health.model.split("/").filter(Boolean).slice(-2).join("/");
+    $("about").textContent = `${health.sentences.toLocaleString()} sentences \u00b7 ${model}`;
+    $("about").title = health.model;
+  }).catch((error) => setStatus("about", error.message, true));
+})();
