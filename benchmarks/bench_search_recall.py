@@ -43,6 +43,15 @@ from simcse_st.data.paths import DATA_DIR_ENV
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model``, ``--data-dir`` and ``--corpus-size``: the model and the STS-B corpus this benchmark and
+    ``bench_serve.py`` share."""
+    parser.add_argument("--model", default=None, help="model path or name (default: the offline all-MiniLM-L6-v2)")
+    parser.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV, str(DEFAULT_DATA_DIR)),
+                        help=f"data root holding senteval/ (default: ${DATA_DIR_ENV}, else {DEFAULT_DATA_DIR})")
+    parser.add_argument("--corpus-size", type=int, default=10_000)
+
+
 def stsb_sentences(data_dir: str) -> list[str]:
     """The distinct sentences of STS Benchmark's three splits, in order of first occurrence."""
     sentences = [
@@ -101,10 +110,7 @@ def agreement(found: list[list[Hit]], exact: list[list[Hit]], tolerance: float =
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="model path or name (default: the offline all-MiniLM-L6-v2)")
-    parser.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV, str(DEFAULT_DATA_DIR)),
-                        help=f"data root holding senteval/ (default: ${DATA_DIR_ENV}, else {DEFAULT_DATA_DIR})")
-    parser.add_argument("--corpus-size", type=int, default=10_000)
+    add_corpus_arguments(parser)
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--top-k", type=int, default=10)

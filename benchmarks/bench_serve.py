@@ -30,10 +30,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_search_recall import DEFAULT_DATA_DIR, split_queries, stsb_sentences
+from bench_search_recall import add_corpus_arguments, split_queries, stsb_sentences
 
 from simcse_st.apps import SemanticIndex
-from simcse_st.data.paths import DATA_DIR_ENV
 from simcse_st.serve.server import launch, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -123,10 +122,7 @@ def report(figures: dict[tuple[str, int], dict[str, float]], bare: float, client
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="model path or name (default: the offline all-MiniLM-L6-v2)")
-    parser.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV, str(DEFAULT_DATA_DIR)),
-                        help=f"data root holding senteval/ (default: ${DATA_DIR_ENV}, else {DEFAULT_DATA_DIR})")
-    parser.add_argument("--corpus-size", type=int, default=10_000)
+    add_corpus_arguments(parser)
     parser.add_argument("--queries", type=int, default=500, help="held-out STS-B sentences sent as queries")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of one timed run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per configuration")

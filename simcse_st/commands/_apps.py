@@ -41,6 +41,23 @@ def ivfpq_options(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in options.items() if value is not None}
 
 
+def add_index_arguments(parser: argparse.ArgumentParser) -> None:
+    """What :func:`open_index` reads: MODEL, ``--corpus FILE`` or ``--index DIR``, ``--backend``, ``--batch-size``
+    and the IVF-PQ settings."""
+    from simcse_st.apps.search import BACKENDS
+
+    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
+                        help=f"{MODEL_HELP}; required with --corpus, optional with --index")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", metavar="FILE", help="UTF-8 text file, one sentence a line")
+    source.add_argument("--index", metavar="DIR", help="an index saved by `simcse-st index` (not re-encoded)")
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="exact, faiss-flat, faiss-hnsw, faiss-ivfpq or auto (default: the index's, or auto with "
+                        "--corpus)")
+    add_batch_size_argument(parser)
+    add_ivfpq_arguments(parser)
+
+
 def open_index(args: argparse.Namespace) -> SemanticIndex:
     """The index of ``--index DIR`` (MODEL optional) or of ``MODEL --corpus FILE``, with ``--backend``,
     ``--batch-size`` and the IVF-PQ settings.

@@ -5,24 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
-from simcse_st.commands._apps import MODEL_HELP, add_batch_size_argument, add_ivfpq_arguments, open_index
+from simcse_st.commands._apps import add_index_arguments, open_index
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``search`` subcommand."""
-    from simcse_st.apps.search import BACKENDS
-
     parser = subparsers.add_parser(
         "search",
         help="semantic search: the corpus sentences closest in meaning to a query",
         description="Rank the sentences of --corpus (encoded now) or of a saved --index by cosine similarity "
         "with each --query. With --index, MODEL defaults to the model stored in the index.",
     )
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help=f"{MODEL_HELP}; required with --corpus, optional with --index")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--corpus", metavar="FILE", help="UTF-8 text file, one sentence a line")
-    source.add_argument("--index", metavar="DIR", help="an index saved by `simcse-st index`")
+    add_index_arguments(parser)
     parser.add_argument("--query", metavar="Q", action="append", required=True,
                         help="a query sentence; repeat for several")
     parser.add_argument("--top-k", type=int, default=5, metavar="K", help="hits per query (default: %(default)s)")
@@ -30,11 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="keep only hits with cosine similarity >= T, in [-1, 1]")
     parser.add_argument("--json", action="store_true",
                         help='print [{"query": ..., "hits": [{"sentence", "score", "position"}]}] instead of a table')
-    parser.add_argument("--backend", choices=BACKENDS, default=None,
-                        help="exact, faiss-flat, faiss-hnsw, faiss-ivfpq or auto (default: the index's, or auto with "
-                        "--corpus)")
-    add_batch_size_argument(parser)
-    add_ivfpq_arguments(parser)
     parser.set_defaults(func=run)
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from simcse_st.commands._apps import MODEL_HELP, add_batch_size_argument, add_ivfpq_arguments, open_index
+from simcse_st.commands._apps import add_index_arguments, open_index
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``serve`` subcommand."""
     from simcse_st.apps.maps import PROJECTIONS
-    from simcse_st.apps.search import BACKENDS
 
     parser = subparsers.add_parser(
         "serve",
@@ -20,17 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "API behind it (GET /healthz, POST /api/search, /api/similarity, /api/embed, GET /api/map). Stop it "
         "with Ctrl-C.",
     )
-    parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
-                        help=f"{MODEL_HELP}; required with --corpus, optional with --index")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--corpus", metavar="FILE", help="UTF-8 text file, one sentence a line")
-    source.add_argument("--index", metavar="DIR", help="an index saved by `simcse-st index` (not re-encoded)")
+    add_index_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 exposes it)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
-    parser.add_argument("--backend", choices=BACKENDS, default=None,
-                        help="exact, faiss-flat, faiss-hnsw, faiss-ivfpq or auto (default: the index's, or auto with "
-                        "--corpus)")
     parser.add_argument("--map-method", choices=PROJECTIONS, default="tsne",
                         help="projection of the map view (default: %(default)s)")
     parser.add_argument("--n-clusters", type=int, default=None, metavar="K",
@@ -39,8 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run every search alone instead of batching concurrent ones into one encoder call")
     parser.add_argument("--max-wait-ms", type=float, default=2.0,
                         help="how long a micro-batch waits for more searches (default: %(default)s ms)")
-    add_batch_size_argument(parser)
-    add_ivfpq_arguments(parser)
     parser.set_defaults(func=run)
 
 
