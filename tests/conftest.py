@@ -16,7 +16,8 @@ import pytest  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-os.environ.setdefault("SIMCSE_DATA_DIR", str(DEFAULT_DATA_DIR))
+# absolute, so that tests that change the working directory (or their subprocesses) still find it
+os.environ["SIMCSE_DATA_DIR"] = str(Path(os.environ.get("SIMCSE_DATA_DIR", DEFAULT_DATA_DIR)).resolve())
 
 
 @pytest.fixture(scope="session")
