@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from simcse_st.data.training import load_training_data
+    from simcse_st.losses.infonce import gathers_across_devices
     from simcse_st.training import DEV_SELECTIONS, per_device_batch_size, train_simcse, world_size
 
     recipe = recipe_from_args(args)
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_training_data(args.objective, args.train_file)
     model = args.model or recipe.model
     length = f"{args.max_steps} steps" if args.max_steps else f"{recipe.epochs:g} epochs"
-    gathered = args.gather_across_devices if args.gather_across_devices is not None else processes > 1
+    gathered = gathers_across_devices(args.gather_across_devices)
     main_process_print(
         f"Training {args.objective} SimCSE from {model} on {args.train_file} ({dataset.num_rows} rows) with recipe "
         f"{recipe.name}: global batch {recipe.batch_size} = {processes} process(es) x {per_device} per device"

@@ -14,7 +14,7 @@ from sentence_transformers import SentenceTransformer
 from torch import Tensor, nn
 
 from simcse_st._compat import CachedLossMixin, RandContext, _create_minibatch, embed_columns, merge_feature_batches
-from simcse_st.losses.infonce import world_size
+from simcse_st.losses.infonce import gathers_across_devices
 from simcse_st.losses.mlm import IGNORE_INDEX, MaskedLanguageModelingHead
 from simcse_st.models import training_max_seq_length
 
@@ -81,8 +81,7 @@ class SimCSELossBase(CachedLossMixin, nn.Module):
             )
         self.model = model
         self.temperature = float(temperature)
-        # the official code gathers whenever it runs distributed
-        self.gather_across_devices = world_size() > 1 if gather_across_devices is None else gather_across_devices
+        self.gather_across_devices = gathers_across_devices(gather_across_devices)
         self.mini_batch_size = mini_batch_size
         self.mlm_weight = float(mlm_weight)
         self.head = head if head is not None else nn.Identity()

@@ -33,6 +33,12 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def gathers_across_devices(option: bool | None) -> bool:
+    """Whether a loss gathers the candidates of every process: ``option`` when given, else whether the run has more
+    than one process, as the official code gathers whenever it runs distributed."""
+    return world_size() > 1 if option is None else option
+
+
 def gather_candidates(local: Tensor, across_devices: bool) -> tuple[Tensor, int]:
     """The candidates of every process and where this process's rows start among them.
 

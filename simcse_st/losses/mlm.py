@@ -21,6 +21,8 @@ from torch import Tensor, nn
 from transformers import DataCollatorForLanguageModeling
 from transformers.activations import get_activation
 
+from simcse_st.models import initialize_as_official
+
 MASK_PROBABILITY = 0.15
 IGNORE_INDEX = -100  # label of a position that is not predicted
 
@@ -60,17 +62,9 @@ class MaskedLanguageModelingHead(nn.Module):
             nn.LayerNorm(hidden_size, eps=getattr(config, "layer_norm_eps", 1e-12)),
         )
         self.decoder = nn.Linear(hidden_size, vocab_size)
-        self.reset_parameters(getattr(config, "initializer_range", 0.02))
-
-    def reset_parameters(self, initializer_range: float) -> None:
-        """BERT's initialization: linear weights ~ N(0, initializer_range), biases 0, LayerNorm weight 1."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, mean=0.0, std=initializer_range)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        # BERT's initialization of a fresh head (a new LayerNorm is already weight 1, bias 0)
+        for linear in (self.transform[0], self.decoder):
+            initialize_as_official(linear, model[0])
 
     def mask(self, features: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         """A copy of ``features`` with masked ``input_ids``, and the labels (-100 where not predicted)."""

@@ -14,9 +14,11 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from simcse_st.cli import build_parser, main
+from simcse_st.commands import train as train_command
 from simcse_st.commands.train import loss_options
 from simcse_st.data.training import load_senteval_nli
 from simcse_st.recipes import RECIPES
+from simcse_st.training import DEV_SELECTIONS
 from tests.test_training import EncoderWidths
 
 
@@ -139,3 +141,8 @@ def test_supervised_run_selects_on_dev_writes_a_card_and_loads_in_plain_sentence
     assert train("sup", "--model", tiny_bert_path, "--train-file", triplet_csv, "--output-dir", output_dir,
                  "--batch-size", "16", "--max-steps", "4") == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_select_on_choices_are_the_training_dev_selections() -> None:
+    # the command keeps its own copy of the names so that --help does not import torch
+    assert train_command.DEV_SELECTIONS == tuple(DEV_SELECTIONS)
