@@ -131,6 +131,7 @@ def corpus_map(
     seed: int = 0,
     batch_size: int = 64,
     show_progress_bar: bool = True,
+    clustering: Clustering | None = None,
 ) -> CorpusMap:
     """The projected coordinates and the k-means clusters of a corpus, as data (nothing is drawn).
 
@@ -143,6 +144,8 @@ def corpus_map(
         seed: seed of the projection and the clustering (the same seed gives the same clusters in 2-D and 3-D).
         batch_size: sentences per forward pass when encoding.
         show_progress_bar: show a tqdm bar while encoding.
+        clustering: the clusters of these sentences computed before (a map of the other dimension: the clusters
+            do not depend on the projection), reused instead of clustering again.
 
     Returns:
         A :class:`CorpusMap`.
@@ -156,7 +159,9 @@ def corpus_map(
     sentences = check_sentences(sentences)
     embeddings = embed_corpus(model_or_embeddings, sentences, batch_size, show_progress_bar)
     coordinates = project(embeddings, method, seed, dims)
-    return CorpusMap(coordinates, _map_clustering(embeddings, sentences, n_clusters, seed))
+    if clustering is None:
+        clustering = _map_clustering(embeddings, sentences, n_clusters, seed)
+    return CorpusMap(coordinates, clustering)
 
 
 def group_colours(n_groups: int) -> list[tuple[float, float, float]]:

@@ -24,6 +24,22 @@ def add_batch_size_argument(parser: argparse.ArgumentParser) -> None:
                         help="sentences per forward pass when encoding (default: %(default)s)")
 
 
+def check_map_options(method: str, dims: int = 2) -> None:
+    """Before encoding anything: the projection ``method`` is known and installed (and plotly for a 3-D map).
+
+    Raises:
+        ValueError: naming the package to install, or the known projections.
+    """
+    from simcse_st.apps.maps import check_plotly, check_projection
+
+    try:
+        check_projection(method)
+        if dims == 3:
+            check_plotly()
+    except ImportError as error:
+        raise ValueError(str(error)) from None
+
+
 def add_ivfpq_arguments(parser: argparse.ArgumentParser) -> None:
     """``--nlist``, ``--pq-m``, ``--nprobe``, ``--rerank``: the IVF-PQ backend's settings."""
     group = parser.add_argument_group("IVF-PQ (--backend faiss-ivfpq; default: chosen from the corpus size)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simcse_st.commands._apps import MODEL_HELP, add_corpus_arguments
+from simcse_st.commands._apps import MODEL_HELP, add_corpus_arguments, check_map_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,14 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the corpus and labels, draw the map and say where it is."""
     from simcse_st.apps.corpus import read_sentences
-    from simcse_st.apps.maps import check_plotly, check_projection, plot_map
+    from simcse_st.apps.maps import plot_map
 
-    try:  # before encoding anything
-        check_projection(args.method)
-        if args.dims == 3:
-            check_plotly()
-    except ImportError as error:
-        raise ValueError(str(error)) from None
+    check_map_options(args.method, args.dims)
     sentences = read_sentences(args.corpus)
     labels = read_sentences(args.labels, what="labels") if args.labels is not None else None
     result = plot_map(args.model, sentences, args.out, labels=labels, method=args.method,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from simcse_st.commands._apps import add_index_arguments, open_index
+from simcse_st.commands._apps import add_index_arguments, check_map_options, open_index
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-wait-ms must not be negative, got {args.max_wait_ms}.")
     if args.n_clusters is not None and args.n_clusters < 1:
         raise ValueError(f"--n-clusters must be at least 1, got {args.n_clusters}.")
+    check_map_options(args.map_method)  # a missing umap-learn is said now, not as a failed map later
     index = open_index(args)
     app = create_app(index, micro_batching=not args.no_micro_batching, max_wait=args.max_wait_ms / 1000,
                      map_method=args.map_method, n_clusters=args.n_clusters)

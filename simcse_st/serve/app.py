@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from simcse_st.apps.clustering import Clustering
 from simcse_st.apps.maps import corpus_map
 from simcse_st.apps.search import SemanticIndex
 from simcse_st.apps.similarity import embed, pair_similarities
@@ -71,7 +72,7 @@ def create_app(
 
     app = FastAPI(title="simcse-st", summary="Semantic search, similarity and a map of a corpus", lifespan=lifespan,
                   strict_content_type=False)  # a body without Content-Type is read as JSON
-    app.state.index, app.state.batcher = index, batcher
+    app.state.index = index
     app.add_middleware(BodyLimit)
     _add_error_handlers(app)
 
@@ -110,15 +111,22 @@ def create_app(
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    plotly = _plotly_js()
+
     @app.get("/static/plotly.min.js", include_in_schema=False)
     async def plotly_js() -> Any:
-        spec = importlib.util.find_spec("plotly")
-        if spec is None or spec.origin is None:
+        if plotly is None:
             return JSONResponse({"error": "the map needs plotly: pip install simcse-st[serve]"}, status_code=404)
-        return FileResponse(Path(spec.origin).parent / "package_data" / "plotly.min.js")
+        return FileResponse(plotly)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _plotly_js() -> Path | None:
+    """The ``plotly.min.js`` that the installed plotly package ships, or None without plotly."""
+    spec = importlib.util.find_spec("plotly")
+    return None if spec is None or spec.origin is None else Path(spec.origin).parent / "package_data" / "plotly.min.js"
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -134,11 +142,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 class _MapCache:
-    """The ``GET /api/map`` answers, computed once per dimension on a background thread and kept."""
+    """The ``GET /api/map`` answers, computed once per dimension on a background thread and kept; the k-means
+    clusters, which do not depend on the projection, are computed once for both dimensions."""
 
     def __init__(self, index: SemanticIndex, method: str, n_clusters: int | None, seed: int) -> None:
         self.index, self.method, self.n_clusters, self.seed = index, method, n_clusters, seed
         self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._clustering: Clustering | None = None
+        self._lock = threading.Lock()  # one map computed at a time, so the second reuses the first's clusters
 
     def get(self, dims: int) -> asyncio.Future[dict[str, Any]]:
         """The map answer for ``dims`` (a future, shared by every request while it is being computed)."""
@@ -160,8 +171,11 @@ class _MapCache:
 
     def _answer(self, dims: int) -> dict[str, Any]:
         sentences = self.index.sentences
-        result = corpus_map(self.index.embeddings, sentences, dims=dims, method=self.method,
-                            n_clusters=self.n_clusters, seed=self.seed, show_progress_bar=False)
+        with self._lock:
+            result = corpus_map(self.index.embeddings, sentences, dims=dims, method=self.method,
+                                n_clusters=self.n_clusters, seed=self.seed, show_progress_bar=False,
+                                clustering=self._clustering)
+            self._clustering = result.clustering
         axes = "xyz"[:dims]
         points = [
             {**{axis: float(value) for axis, value in zip(axes, row, strict=True)}, "cluster": int(label),

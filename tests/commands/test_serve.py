@@ -3,6 +3,7 @@ within 5 s, and clear errors for bad arguments. (``--index DIR`` and SIGTERM: th
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 
 import httpx
@@ -39,3 +40,11 @@ def test_serve_errors_name_the_fix(argv, message, capsys, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("umap") is not None, reason="umap-learn is installed")
+def test_serve_umap_map_without_its_extra_is_refused_before_encoding(tiny_bert_path, tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS[:6]) + "\n", encoding="utf-8")
+    assert main(["serve", str(tiny_bert_path), "--corpus", str(corpus), "--map-method", "umap"]) == 2
+    assert "pip install simcse-st[umap]" in capsys.readouterr().err

@@ -89,6 +89,22 @@ def test_map_has_one_point_per_sentence_and_clusters_of_the_apps(client, corpus_
     assert client.get(f"/api/map?dims={dims}").json() == answer  # cached
 
 
+def test_the_2d_and_3d_maps_share_one_k_means_clustering(corpus_index, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from simcse_st.apps import maps
+    from simcse_st.serve import create_app
+
+    calls = []
+    clustering = maps._map_clustering
+    monkeypatch.setattr(maps, "_map_clustering", lambda *args: calls.append(args) or clustering(*args))
+    with TestClient(create_app(corpus_index, map_method="pca")) as fresh:
+        flat, deep = (fresh.get(f"/api/map?dims={dims}").json() for dims in (2, 3))
+    assert len(calls) == 1
+    assert [p["cluster"] for p in flat["points"]] == [p["cluster"] for p in deep["points"]]
+    assert flat["clusters"] == deep["clusters"]
+
+
 def test_map_of_a_corpus_too_small_to_project_is_a_409_naming_the_minimum(minilm):
     from fastapi.testclient import TestClient
 
