@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from simcse_st.apps.corpus import ModelLike, embedding_dimension, encode_sentences, model_name_of, resolve_model
+from simcse_st.data.text import iter_corpus, text_lines
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -88,44 +89,6 @@ class CorpusScan:
     sentences: int
 
 
-def _lines(path: Path, offset: int = 0) -> Iterator[tuple[int, bytes, str]]:
-    """``(byte offset, raw line, stripped text)`` for every line of ``path`` from byte ``offset`` on.
-
-    Lines end at ``"\\n"`` only (a binary file splits there), not at U+2028 or U+0085, which may sit inside a
-    sentence; a UTF-8 byte-order mark at the start of the file is dropped.
-
-    Raises:
-        FileNotFoundError: when the file does not exist.
-        ValueError: when a line is not UTF-8, naming the line (counted from ``offset``) and the byte.
-    """
-    if not path.is_file():
-        raise FileNotFoundError(f"The corpus file {path} does not exist (expected a text file, one sentence a line).")
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        for line_number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
-            except UnicodeDecodeError as error:
-                raise ValueError(
-                    f"The corpus file {path} is not UTF-8 text: byte 0x{raw[error.start]:02x} at line {line_number} "
-                    f"cannot be decoded. Convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > {path}.utf8`."
-                ) from None
-            yield offset, raw, text.strip()
-            offset += len(raw)
-
-
-def iter_corpus(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tuple[int, str]]:
-    """``(byte offset, sentence)`` for each non-blank line of a corpus file from byte ``offset`` (a line start) on.
-
-    Raises:
-        FileNotFoundError: when the file does not exist.
-        ValueError: when a line is not UTF-8.
-    """
-    for line_offset, _, sentence in _lines(Path(path), offset):
-        if sentence:
-            yield line_offset, sentence
-
-
 def scan_corpus(path: str | os.PathLike[str]) -> CorpusScan:
     """Count the sentences of a corpus file and hash it, reading it once, line by line.
 
@@ -136,7 +99,7 @@ def scan_corpus(path: str | os.PathLike[str]) -> CorpusScan:
     path = Path(path)
     digest = hashlib.sha256()
     count = 0
-    for _, raw, sentence in _lines(path):
+    for _, raw, sentence in text_lines(path):
         digest.update(raw)
         count += bool(sentence)
     if count == 0:
@@ -258,8 +221,9 @@ class EmbeddingStore:
         directory = Path(directory)
         manifest_path = directory / _FILES["manifest"]
         if manifest_path.is_file():
-            check_resumable(directory, _read_json(manifest_path), manifest)
-            store = cls(directory, _read_json(manifest_path), _read_json(directory / _FILES["progress"]))
+            found = _read_json(manifest_path)
+            check_resumable(directory, found, manifest)
+            store = cls(directory, found, _read_json(directory / _FILES["progress"]))
             store._truncate_sentences()
             return store
         if directory.exists() and not directory.is_dir():
@@ -313,11 +277,10 @@ class EmbeddingStore:
         lines = jsonl_sentences(sentences).encode("utf-8")
         with open(self.directory / _FILES["sentences"], "ab") as handle:
             handle.write(lines)
-        total_chunks = -(-int(self.manifest["count"]) // int(self.manifest["chunk_size"]))
         self.progress = {
             "chunks_done": self.chunks_done + 1,
             "sentences_bytes": int(self.progress["sentences_bytes"]) + len(lines),
-            "complete": self.chunks_done + 1 == total_chunks,
+            "complete": self.chunks_done + 1 == total_chunks(self.manifest),
         }
         _write_json_atomically(self.directory / _FILES["progress"], self.progress)
 
@@ -346,9 +309,9 @@ class EncodedCorpus:
         manifest = _read_json(directory / _FILES["manifest"])
         progress = _read_json(directory / _FILES["progress"])
         if not progress.get("complete"):
-            total = -(-int(manifest["count"]) // int(manifest["chunk_size"]))
             raise ValueError(
-                f"The encoding in {directory} is incomplete ({progress['chunks_done']} of {total} chunks): rerun "
+                f"The encoding in {directory} is incomplete ({progress['chunks_done']} of {total_chunks(manifest)} "
+                f"chunks): rerun "
                 f"the `simcse-st encode` command that wrote it to finish it."
             )
         return cls(directory, manifest)
@@ -388,13 +351,21 @@ def corpus_manifest(
     }
 
 
-def _check_options(chunk_size: int, dtype: str, engine: str, batch_size: int) -> None:
+def total_chunks(manifest: dict[str, Any]) -> int:
+    """The number of chunks of an encoding run: its sentences over the chunk size, rounded up."""
+    return -(-int(manifest["count"]) // int(manifest["chunk_size"]))
+
+
+def _check_options(chunk_size: int, dtype: str, engine: str, batch_size: int, devices: Sequence[str] | None) -> None:
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of sentences, got {chunk_size!r}.")
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}.")
+    if devices and engine == "ray":
+        raise ValueError("devices are for the local engine (--devices); with the Ray engine use ray_actors and "
+                         "ray_gpus_per_actor (--ray-actors, --ray-gpus-per-actor).")
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive number of sentences, got {batch_size}.")
 
@@ -462,7 +433,7 @@ def encode_corpus(
     """
     from tqdm.auto import tqdm
 
-    _check_options(chunk_size, dtype, engine, batch_size)
+    _check_options(chunk_size, dtype, engine, batch_size, devices)
     shard = parse_shard(shard)
     scan = scan_corpus(corpus)
     loaded = resolve_model(model)

@@ -66,6 +66,8 @@ INDEX_FORMAT = "simcse-st-index"
 _FILES = {"meta": "index.json", "sentences": "sentences.jsonl", "embeddings": "embeddings.npy",
           "faiss-hnsw": "faiss-hnsw.index", "faiss-ivfpq": "faiss-ivfpq.index"}
 _HNSW_M = 32  # neighbours per node of the HNSW graph
+DEFAULT_RERANK = 8
+"""IVF-PQ: candidates per hit re-scored with the stored embeddings (``rerank``), by default."""
 _HNSW_EF_CONSTRUCTION = 200  # candidate list size while building the graph
 _SAVED_FAISS = ("faiss-hnsw", "faiss-ivfpq")  # backends whose FAISS index is saved (flat is rebuilt in seconds)
 _BLOCK_ROWS = 65_536  # embeddings copied or added to FAISS at a time, so a memory-mapped file is never read whole
@@ -100,7 +102,7 @@ class IVFPQSettings:
 
 def ivfpq_settings(
     size: int, dimension: int, *, nlist: int | None = None, m: int | None = None, nprobe: int | None = None,
-    rerank: int = 8,
+    rerank: int = DEFAULT_RERANK,
 ) -> IVFPQSettings:
     """IVF-PQ settings for ``size`` embeddings of ``dimension`` dimensions; given values override the defaults.
 
@@ -185,7 +187,7 @@ class SemanticIndex:
         nlist: int | None = None,
         pq_m: int | None = None,
         nprobe: int | None = None,
-        rerank: int = 8,
+        rerank: int = DEFAULT_RERANK,
     ) -> None:
         self._setup(model, model_name=model_name, backend=backend, batch_size=batch_size,
                     show_progress_bar=show_progress_bar, ef_search=ef_search, nlist=nlist, pq_m=pq_m, nprobe=nprobe,
@@ -195,11 +197,10 @@ class SemanticIndex:
     def _setup(
         self, model: ModelLike, *, model_name: str | None = None, backend: str = "auto", batch_size: int = 64,
         show_progress_bar: bool = True, ef_search: int = 128, nlist: int | None = None, pq_m: int | None = None,
-        nprobe: int | None = None, rerank: int = 8,
+        nprobe: int | None = None, rerank: int = DEFAULT_RERANK,
     ) -> None:
         """Check the options and set up an empty index (the constructor's arguments but the corpus)."""
-        if backend not in BACKENDS:
-            raise ValueError(f"Unknown search backend {backend!r}; choose from {', '.join(BACKENDS)}.")
+        check_backend(backend)
         if backend.startswith("faiss"):
             _import_faiss()
         self.model: SentenceTransformer = resolve_model(model)
@@ -552,7 +553,7 @@ def replaced_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 def build_index_from_encoded(
     directories: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], backend: str = "auto", *,
-    nlist: int | None = None, pq_m: int | None = None, nprobe: int | None = None, rerank: int = 8,
+    nlist: int | None = None, pq_m: int | None = None, nprobe: int | None = None, rerank: int = DEFAULT_RERANK,
 ) -> tuple[int, str]:
     """Write a search index of encoded corpora (``simcse-st encode`` outputs, e.g. shards) without re-encoding.
 
@@ -573,8 +574,7 @@ def build_index_from_encoded(
         ValueError: for no folder, an unknown backend, an incomplete encoding, or shards of different models or
             dimensions.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"Unknown search backend {backend!r}; choose from {', '.join(BACKENDS)}.")
+    check_backend(backend)
     if not directories:
         raise ValueError("Give at least one encoded folder (written by `simcse-st encode`).")
     shards = [EncodedCorpus.open(directory) for directory in directories]
@@ -617,6 +617,12 @@ def _check_count(directory: Path, what: str, count: int, sentences: int) -> None
             f"The index {directory} is inconsistent: {sentences} sentences but {count} {what}; rebuild it with "
             f"`simcse-st index`."
         )
+
+
+def check_backend(backend: str) -> None:
+    """Raise a ValueError naming the choices unless ``backend`` is one of :data:`BACKENDS`."""
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown search backend {backend!r}; choose from {', '.join(BACKENDS)}.")
 
 
 def check_search_arguments(top_k: int, threshold: float | None) -> None:

@@ -49,9 +49,6 @@ def run(args: argparse.Namespace) -> int:
     from simcse_st.apps.encoding import encode_corpus
 
     devices = [device.strip() for device in args.devices.split(",") if device.strip()] if args.devices else None
-    if devices and args.engine == "ray":
-        raise ValueError("--devices is for the local engine; with --engine ray use --ray-actors and "
-                         "--ray-gpus-per-actor.")
     encoded = encode_corpus(
         args.model, args.corpus, args.out, chunk_size=args.chunk_size, dtype=args.dtype, shard=args.shard,
         devices=devices, engine=args.engine, ray_address=args.ray_address, ray_actors=args.ray_actors,

@@ -1,9 +1,50 @@
-"""Reading text files of one entry a line: corpora, sentence files, labels."""
+"""Reading text files of one entry a line: corpora, sentence files, labels.
+
+Lines end at ``"\n"`` only, not at U+2028 or U+0085, which may sit inside a sentence (``str.splitlines`` would
+split there); a UTF-8 byte-order mark at the start of the file is dropped; lines are stripped and blank ones skipped.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+
+def text_lines(path: Path, offset: int = 0, what: str = "corpus") -> Iterator[tuple[int, bytes, str]]:
+    """``(byte offset, raw line, stripped text)`` for every line of ``path`` from byte ``offset`` (a line start) on,
+    read line by line.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        ValueError: when a line is not UTF-8, naming the line (counted from ``offset``) and the byte.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"The {what} file {path} does not exist (expected a text file, one entry a line).")
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        for line_number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"The {what} file {path} is not UTF-8 text: byte 0x{raw[error.start]:02x} at line {line_number} "
+                    f"cannot be decoded. Convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > {path}.utf8`."
+                ) from None
+            yield offset, raw, text.strip()
+            offset += len(raw)
+
+
+def iter_corpus(path: str | os.PathLike[str], offset: int = 0, what: str = "corpus") -> Iterator[tuple[int, str]]:
+    """``(byte offset, sentence)`` for each non-blank line of a text file from byte ``offset`` (a line start) on.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        ValueError: when a line is not UTF-8.
+    """
+    for line_offset, _, sentence in text_lines(Path(path), offset, what):
+        if sentence:
+            yield line_offset, sentence
 
 
 def read_sentences(path: str | os.PathLike[str], what: str = "corpus") -> list[str]:
@@ -20,20 +61,7 @@ def read_sentences(path: str | os.PathLike[str], what: str = "corpus") -> list[s
         FileNotFoundError: when the file does not exist.
         ValueError: when the file is not UTF-8 (naming the line and byte), or has no non-blank line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"The {what} file {path} does not exist (expected a text file, one entry a line).")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ValueError(
-            f"The {what} file {path} is not UTF-8 text: byte 0x{data[error.start]:02x} at line {line} cannot be "
-            f"decoded. Convert it first, e.g. `iconv -f latin1 -t utf-8 {path} > {path}.utf8`."
-        ) from None
-    # "\n" only: str.splitlines would also split inside a sentence at Unicode separators such as U+2028
-    sentences = [line.strip() for line in text.split("\n") if line.strip()]
+    sentences = [sentence for _, sentence in iter_corpus(path, what=what)]
     if not sentences:
         raise ValueError(f"The {what} file {path} is empty: it needs one non-blank line per entry.")
     return sentences

@@ -121,3 +121,9 @@ def test_missing_and_non_utf8_corpora_are_named(tiny, tmp_path):
     latin1.write_bytes("Fine.\nUn caf\u00e9.\n".encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin1.txt is not UTF-8 text: byte 0xe9 at line 2"):
         encode_corpus(tiny, latin1, tmp_path / "out")
+
+
+def test_devices_with_the_ray_engine_are_refused_before_anything_is_written(tiny, corpus, tmp_path):
+    with pytest.raises(ValueError, match=r"devices are for the local engine .*ray_actors"):
+        encode_corpus(tiny, corpus, tmp_path / "out", devices=["cpu", "cpu"], engine="ray")
+    assert not (tmp_path / "out").exists()

@@ -256,3 +256,12 @@ def test_ivfpq_recall_on_real_sentences_and_memory_per_vector(stsb_index, stsb_c
     assert [[h.position for h in hits] for hits in loaded.search(queries[:20], top_k=10)] == [
         [h.position for h in hits] for hits in ivfpq.search(queries[:20], top_k=10)]
     assert loaded._dense is None  # searched without reading the embeddings into memory
+
+
+def test_an_unknown_backend_is_refused_naming_the_choices(minilm, tmp_path):
+    from simcse_st.apps.search import build_index_from_encoded
+
+    with pytest.raises(ValueError, match=r"Unknown search backend 'annoy'; choose from auto, exact"):
+        SemanticIndex(minilm, ["A sentence."], backend="annoy")
+    with pytest.raises(ValueError, match=r"Unknown search backend 'annoy'; choose from auto, exact"):
+        build_index_from_encoded([tmp_path / "encoded"], tmp_path / "index", backend="annoy")
