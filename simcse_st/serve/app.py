@@ -38,6 +38,7 @@ from simcse_st.serve.limits import (
 )
 
 STATIC = Path(__file__).parent / "static"
+"""The page's files (index.html, app.js, style.css), shipped as package data."""
 
 
 def create_app(

@@ -36,12 +36,14 @@ MESSAGES: dict[str, tuple[int, str]] = {
 }
 """Each limit's status code and message."""
 
-_RANGE_LIMITS = {"top_k": "top_k_range", "threshold": "threshold_range", "dims": "dims"}
+_RANGE_LIMITS = {"top_k": "top_k_range", "threshold": "threshold_range"}
 _ERROR_LIMITS = {"string_too_long": "max_text_chars", "string_pattern_mismatch": "blank_text",
                  "json_invalid": "json"}
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS, pattern=r"\S")]
+"""One text of a request: at most ``MAX_TEXT_CHARS`` characters, not empty or blank."""
 Texts = Annotated[list[Text], Field(min_length=1, max_length=MAX_ITEMS)]
+"""The texts of a request: 1 to ``MAX_ITEMS`` of them."""
 
 
 class _Strict(BaseModel):
