@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from simcse_st.data.text import read_sentences  # noqa: F401  (the corpus reader of every application)
+from simcse_st.data.text import (
+    is_usable_text,
+    read_sentences,  # noqa: F401  (the corpus reader of every application)
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -42,7 +45,7 @@ def check_sentences(sentences: Sequence[str] | str, what: str = "corpus") -> lis
     for position, text in enumerate(texts):
         if not isinstance(text, str):
             raise ValueError(f"{what.capitalize()} entry {position} is a {type(text).__name__}, not a string.")
-        if not text.strip():
+        if not is_usable_text(text):
             raise ValueError(f"{what.capitalize()} entry {position} is blank: give non-empty sentences.")
     return texts
 

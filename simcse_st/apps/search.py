@@ -286,6 +286,14 @@ class SemanticIndex:
         query_embeddings = encode_sentences(self.model, queries, self.batch_size, show_progress_bar=False)
         return self._search(query_embeddings, top_k, threshold, self.active_backend)
 
+    def prepare(self) -> None:
+        """Build the search backend now (a FAISS index is otherwise built on the first search, which can take
+        minutes for HNSW over millions of sentences). Idempotent; ``exact`` reads memory-mapped embeddings in."""
+        if self.active_backend == "exact":
+            self._dense_embeddings()
+        else:
+            self._faiss()
+
     def recall_at_k(self, queries: Sequence[str], top_k: int = 10) -> float:
         """Recall@k of this index's backend against exact search: the mean share of each query's exact top
         ``top_k`` that the backend also returns (1.0 for ``exact`` and ``faiss-flat``).

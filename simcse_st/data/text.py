@@ -11,6 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def is_usable_text(text: str) -> bool:
+    """Whether ``text`` is a usable sentence: something is left after removing whitespace and every character
+    ``str.strip`` removes (U+001C..U+001F included).
+
+    The one rule for a blank text, shared by the library's checks and the web service's request models.
+    """
+    return bool(text.strip())
+
+
 def text_lines(path: Path, offset: int = 0, what: str = "corpus") -> Iterator[tuple[int, bytes, str]]:
     """``(byte offset, raw line, stripped text)`` for every line of ``path`` from byte ``offset`` (a line start) on,
     read line by line.
