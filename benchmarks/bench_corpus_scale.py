@@ -39,12 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from simcse_st.apps.corpus import read_sentences, resolve_model
-from simcse_st.apps.encoding import encode_corpus
-from simcse_st.apps.search import SemanticIndex, build_faiss_index, ivfpq_settings, recall
+from simcse_st.corpus import encode_corpus
 from simcse_st.data import load_sts_task
 from simcse_st.data.paths import DATA_DIR_ENV
 from simcse_st.data.sts import STS_TASKS
+from simcse_st.embedding import read_sentences, resolve_model
+from simcse_st.index import SemanticIndex, ivfpq_settings, recall
+from simcse_st.index.backends import build_faiss_index
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 PARTS = ("memory", "throughput", "recall", "synthetic")

@@ -36,9 +36,9 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from simcse_st.apps import Hit, SemanticIndex
-from simcse_st.apps.corpus import encode_sentences, resolve_model
 from simcse_st.data import load_sts_task
 from simcse_st.data.paths import DATA_DIR_ENV
+from simcse_st.embedding import encode_sentences, resolve_model
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 

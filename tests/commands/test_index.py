@@ -10,8 +10,8 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from simcse_st.apps import SemanticIndex
-from simcse_st.apps.search import recall
 from simcse_st.cli import main
+from simcse_st.index import recall
 
 QUERIES = ["A city in Australia.", "The war ended in a treaty."]
 
