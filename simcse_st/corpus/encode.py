@@ -13,8 +13,10 @@ from collections.abc import Sequence
 
 from simcse_st.corpus.chunks import ShardSpec, parse_shard, plan_chunks, scan_corpus
 from simcse_st.corpus.engines import ENGINES, local_chunk_embeddings
-from simcse_st.corpus.store import DTYPES, EmbeddingStore, EncodedCorpus, corpus_manifest
+from simcse_st.corpus.resume import open_store
+from simcse_st.corpus.store import DTYPES, EncodedCorpus, corpus_manifest
 from simcse_st.embedding import ModelLike, embedding_dimension, model_name_of, resolve_model
+from simcse_st.fingerprint import model_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +77,8 @@ def encode_corpus(
     Raises:
         FileNotFoundError: when the corpus does not exist.
         ValueError: for a bad shard spec or option, a corpus that is not UTF-8 or is empty, or an ``out`` that
-            holds another model's or corpus's embeddings, or the same corpus changed since the interrupted run.
+            holds files this package did not write, another model's (by its fingerprint) or corpus's embeddings,
+            or the same corpus changed since the interrupted run.
     """
     from tqdm.auto import tqdm
 
@@ -84,8 +87,9 @@ def encode_corpus(
     scan = scan_corpus(corpus)
     loaded = resolve_model(model)
     name = model_name if model_name is not None else model_name_of(model)
-    manifest = corpus_manifest(name, embedding_dimension(loaded), scan, shard, chunk_size, dtype)
-    store = EmbeddingStore.open(out, manifest)
+    manifest = corpus_manifest(name, model_fingerprint(loaded), embedding_dimension(loaded), scan, shard, chunk_size,
+                               dtype)
+    store = open_store(out, manifest)
     chunks = plan_chunks(corpus, manifest["start"], manifest["stop"], chunk_size)[store.chunks_done:]
     if store.chunks_done and chunks:
         logger.info("Resuming %s at chunk %d (%d sentences already encoded)", out, store.chunks_done, store.rows_done)

@@ -9,9 +9,11 @@ The folder holds:
 - ``progress.json``: the chunks completed and the length of ``sentences.jsonl`` they account for.
 
 Every engine hands its chunks, in order, to one writer, :meth:`EmbeddingStore.write_chunk`, which writes the rows,
-then the sentences, then the progress record (atomically). A run killed at any point leaves a progress record
-naming completed chunks only; run again with the same arguments it truncates what came after, continues with the
-next chunk, and ends with the same bytes as an uninterrupted run.
+then the sentences, each flushed to the disk (fsync), and only then the progress record (atomically: a temporary
+file, fsynced, renamed over it). So a progress record names only chunks whose data is on the disk. A rerun with the
+same arguments checks the folder and its files against the manifest and the progress record
+(:mod:`~simcse_st.corpus.resume`), re-encodes from the last chunk the files really hold, and ends with the same
+bytes as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -25,76 +27,73 @@ from typing import Any
 
 import numpy as np
 
+from simcse_st._files import read_json, write_json_atomically
 from simcse_st.corpus.chunks import Chunk, CorpusScan, ShardSpec
 
 STORE_FORMAT = "simcse-st-embeddings"
+STORE_VERSION = 2
+"""Version 2 adds the model's fingerprint (:func:`simcse_st.fingerprint.model_fingerprint`) to the manifest."""
 DTYPES: tuple[str, ...] = ("float32", "float16")
 FILES = {"manifest": "manifest.json", "embeddings": "embeddings.npy", "sentences": "sentences.jsonl",
          "progress": "progress.json"}
 
 
-def _write_json_atomically(path: Path, value: dict[str, Any]) -> None:
-    """Write ``value`` as JSON to ``path`` through a temporary file renamed over it, so a kill leaves old or new."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+def corpus_manifest(
+    name: str | None, fingerprint: str, dimension: int, scan: CorpusScan, shard: ShardSpec, chunk_size: int,
+    dtype: str,
+) -> dict[str, Any]:
+    """The manifest of an encoding run: what must match for a rerun to continue it, or for shards to be joined."""
+    start, stop = shard.bounds(scan.sentences)
+    return {
+        "format": STORE_FORMAT, "version": STORE_VERSION, "model": name, "model_fingerprint": fingerprint,
+        "dimension": dimension, "dtype": dtype, "chunk_size": chunk_size, "corpus": vars(scan),
+        "shard": f"{shard.index}/{shard.count}", "start": start, "stop": stop, "count": stop - start,
+    }
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text("utf-8"))
+def total_chunks(manifest: dict[str, Any]) -> int:
+    """The number of chunks of an encoding run: its sentences over the chunk size, rounded up."""
+    return -(-int(manifest["count"]) // int(manifest["chunk_size"]))
 
 
-def _differences(found: dict[str, Any], wanted: dict[str, Any], keys: Sequence[str]) -> list[str]:
-    """``"key FOUND (now WANTED)"`` for each of ``keys`` whose values differ."""
-    return [f"{key} {found.get(key)!r} (now {wanted.get(key)!r})" for key in keys if found.get(key) != wanted.get(key)]
+def rows_before(manifest: dict[str, Any], chunks: int) -> int:
+    """How many sentences the first ``chunks`` chunks of a run hold."""
+    return min(chunks * int(manifest["chunk_size"]), int(manifest["count"]))
 
 
-def check_resumable(directory: Path, found: dict[str, Any], wanted: dict[str, Any]) -> None:
-    """Refuse to continue into ``directory`` unless its manifest ``found`` describes the run ``wanted``.
+def embeddings_header_bytes(manifest: dict[str, Any]) -> int:
+    """The length of the ``.npy`` header of a run's embeddings file (NumPy's format, version 1.0)."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(manifest["dtype"])), "fortran_order": False,
+              "shape": (int(manifest["count"]), int(manifest["dimension"]))}
+    return len(_npy_header(header))
 
-    Raises:
-        ValueError: naming what differs: another model or dimension, another corpus, the same corpus file changed
-            since the interrupted run, or other encoding settings.
-    """
-    fix = f"encode into another --out, or delete {directory} to start over"
-    if found.get("format") != STORE_FORMAT:
-        raise ValueError(f"{directory} holds something other than simcse-st embeddings; {fix}.")
-    model_changes = _differences(found, wanted, ("model", "dimension"))
-    if model_changes:
-        raise ValueError(f"{directory} holds embeddings of another model: {'; '.join(model_changes)}; {fix}.")
-    old, new = found["corpus"], wanted["corpus"]
-    if old["sha256"] != new["sha256"]:
-        if old["path"] == new["path"]:
-            raise ValueError(
-                f"The corpus {new['path']} changed since the interrupted run into {directory} (it was "
-                f"{old['bytes']:,} bytes, {old['sentences']:,} sentences with SHA-256 {old['sha256'][:12]}...; now "
-                f"{new['bytes']:,} bytes, {new['sentences']:,} sentences, {new['sha256'][:12]}...): the embeddings "
-                f"already written would not match it; restore the corpus, or {fix}."
-            )
-        raise ValueError(
-            f"{directory} holds embeddings of another corpus ({old['path']}, {old['sentences']:,} sentences, SHA-256 "
-            f"{old['sha256'][:12]}...), not of {new['path']} ({new['sentences']:,} sentences, "
-            f"{new['sha256'][:12]}...); {fix}."
-        )
-    setting_changes = _differences(found, wanted, ("dtype", "chunk_size", "shard"))
-    if setting_changes:
-        raise ValueError(
-            f"{directory} was started with other settings: {'; '.join(setting_changes)}; rerun with the first "
-            f"settings to continue, or {fix}."
-        )
+
+def embeddings_file_bytes(manifest: dict[str, Any]) -> int:
+    """The size of a run's complete embeddings file: header and every row."""
+    row_bytes = int(manifest["dimension"]) * np.dtype(manifest["dtype"]).itemsize
+    return embeddings_header_bytes(manifest) + int(manifest["count"]) * row_bytes
+
+
+def _npy_header(header: dict[str, Any]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
 
 
 class EmbeddingStore:
     """The output folder of an encoding run, written chunk by chunk; see the module docstring for its files.
 
-    Use :meth:`open` to create or resume one and :meth:`write_chunk` for each chunk, in order.
+    Use :func:`simcse_st.corpus.resume.open_store` to create or resume one and :meth:`write_chunk` for each
+    chunk, in order.
     """
 
     def __init__(self, directory: Path, manifest: dict[str, Any], progress: dict[str, Any]) -> None:
         self.directory = directory
         self.manifest = manifest
         self.progress = progress
-        self._header_bytes = int(np.load(directory / FILES["embeddings"], mmap_mode="r").offset)
+        self._header_bytes = embeddings_header_bytes(manifest)
 
     @property
     def chunks_done(self) -> int:
@@ -104,52 +103,30 @@ class EmbeddingStore:
     @property
     def rows_done(self) -> int:
         """How many sentences the completed chunks hold."""
-        return min(self.chunks_done * int(self.manifest["chunk_size"]), int(self.manifest["count"]))
+        return rows_before(self.manifest, self.chunks_done)
 
     @classmethod
-    def open(cls, directory: str | os.PathLike[str], manifest: dict[str, Any]) -> EmbeddingStore:
-        """The store in ``directory`` for the run described by ``manifest``: resumed when the folder holds the same
-        run, created when it is empty or new.
-
-        Raises:
-            ValueError: when the folder holds other files, or embeddings of another model, corpus or settings
-                (:func:`check_resumable`).
-        """
-        directory = Path(directory)
-        manifest_path = directory / FILES["manifest"]
-        if manifest_path.is_file():
-            found = _read_json(manifest_path)
-            check_resumable(directory, found, manifest)
-            store = cls(directory, found, _read_json(directory / FILES["progress"]))
-            store._truncate_sentences()
-            return store
-        if directory.exists() and not directory.is_dir():
-            raise ValueError(f"--out {directory} is a file; give a folder to write the embeddings to.")
-        ours = {*FILES.values(), *(name + ".tmp" for name in FILES.values())}
-        foreign = sorted(p.name for p in directory.iterdir() if p.name not in ours) if directory.is_dir() else []
-        if foreign:
-            raise ValueError(
-                f"--out {directory} already holds other files ({', '.join(foreign[:3])}...) and no encoding "
-                f"manifest; give an empty or new folder."
-            )
+    def create(cls, directory: Path, manifest: dict[str, Any]) -> EmbeddingStore:
+        """Set up a new run in ``directory`` (made if missing): the manifest first (the folder's marker), then an
+        empty sentences file, the embeddings file at its final size (sparse; chunks fill it in), and a progress
+        record of no chunk."""
         directory.mkdir(parents=True, exist_ok=True)
-        shape = (int(manifest["count"]), int(manifest["dimension"]))
-        rows = np.lib.format.open_memmap(directory / FILES["embeddings"], mode="w+", dtype=manifest["dtype"],
-                                         shape=shape)
-        del rows  # the header and a sparse file of the final size; chunks fill it in
-        (directory / FILES["sentences"]).write_bytes(b"")
-        progress = {"chunks_done": 0, "sentences_bytes": 0, "complete": shape[0] == 0}
-        _write_json_atomically(directory / FILES["progress"], progress)
-        _write_json_atomically(manifest_path, manifest)  # last: a folder with a manifest is fully set up
+        write_json_atomically(directory / FILES["manifest"], manifest)
+        with open(directory / FILES["embeddings"], "wb") as handle:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(manifest["dtype"])), "fortran_order": False,
+                      "shape": (int(manifest["count"]), int(manifest["dimension"]))}
+            handle.write(_npy_header(header))
+            handle.truncate(embeddings_file_bytes(manifest))
+            os.fsync(handle.fileno())
+        with open(directory / FILES["sentences"], "wb") as handle:
+            os.fsync(handle.fileno())
+        progress = {"chunks_done": 0, "sentences_bytes": 0, "complete": int(manifest["count"]) == 0}
+        write_json_atomically(directory / FILES["progress"], progress)
         return cls(directory, manifest, progress)
 
-    def _truncate_sentences(self) -> None:
-        """Cut ``sentences.jsonl`` back to what the completed chunks wrote (a kill may have left more)."""
-        with open(self.directory / FILES["sentences"], "r+b") as handle:
-            handle.truncate(int(self.progress["sentences_bytes"]))
-
     def write_chunk(self, chunk: Chunk, sentences: Sequence[str], embeddings: np.ndarray) -> None:
-        """Write chunk ``chunk.number`` (the next one): its embedding rows, its sentences, then the progress record.
+        """Write chunk ``chunk.number`` (the next one): its embedding rows and its sentences, each fsynced, then
+        the progress record (atomically).
 
         The one writer of every engine (one process, multi-process pool, Ray).
 
@@ -165,21 +142,25 @@ class EmbeddingStore:
                 f"of shape {embeddings.shape} (expected ({chunk.size}, {dimension}))."
             )
         dtype = np.dtype(self.manifest["dtype"])
-        first_row = chunk.number * int(self.manifest["chunk_size"])
-        rows = np.memmap(self.directory / FILES["embeddings"], dtype=dtype, mode="r+", shape=(chunk.size, dimension),
-                         offset=self._header_bytes + first_row * dimension * dtype.itemsize)
-        rows[:] = embeddings.astype(dtype)
-        rows.flush()
-        del rows  # unmapped: resident memory stays that of one chunk
+        rows = np.ascontiguousarray(embeddings, dtype=dtype).tobytes()
+        with open(self.directory / FILES["embeddings"], "r+b") as handle:
+            handle.seek(self._header_bytes + self.rows_done * dimension * dtype.itemsize)
+            handle.write(rows)
+            handle.flush()
+            os.fsync(handle.fileno())
         lines = jsonl_sentences(sentences).encode("utf-8")
-        with open(self.directory / FILES["sentences"], "ab") as handle:
+        with open(self.directory / FILES["sentences"], "r+b") as handle:
+            handle.seek(int(self.progress["sentences_bytes"]))
             handle.write(lines)
+            handle.truncate()
+            handle.flush()
+            os.fsync(handle.fileno())
         self.progress = {
             "chunks_done": self.chunks_done + 1,
             "sentences_bytes": int(self.progress["sentences_bytes"]) + len(lines),
             "complete": self.chunks_done + 1 == total_chunks(self.manifest),
         }
-        _write_json_atomically(self.directory / FILES["progress"], self.progress)
+        write_json_atomically(self.directory / FILES["progress"], self.progress)
 
 
 @dataclass
@@ -191,26 +172,36 @@ class EncodedCorpus:
 
     @classmethod
     def open(cls, directory: str | os.PathLike[str]) -> EncodedCorpus:
-        """The output of ``simcse-st encode`` in ``directory``.
+        """The output of ``simcse-st encode`` in ``directory``, its files checked against its progress record.
 
         Raises:
             FileNotFoundError: when ``directory`` holds no encoding manifest.
-            ValueError: when the run there is not complete.
+            ValueError: when the run there is not complete, or its files are not what its progress record says
+                (``sentences.jsonl`` or ``embeddings.npy`` of another size).
         """
         directory = Path(directory)
-        if not (directory / FILES["manifest"]).is_file():
+        manifest = read_json(directory / FILES["manifest"])
+        if manifest is None or manifest.get("format") != STORE_FORMAT:
             raise FileNotFoundError(
-                f"{directory} holds no encoded corpus (no {FILES['manifest']}); write one with `simcse-st encode "
-                f"MODEL --corpus FILE --out {directory}`."
+                f"{directory} holds no encoded corpus (no {FILES['manifest']} written by simcse-st); write one with "
+                f"`simcse-st encode MODEL --corpus FILE --out {directory}`."
             )
-        manifest = _read_json(directory / FILES["manifest"])
-        progress = _read_json(directory / FILES["progress"])
+        progress = read_json(directory / FILES["progress"]) or {"chunks_done": 0}
+        rerun = f"rerun the `simcse-st encode` command that wrote {directory} to finish or repair it"
         if not progress.get("complete"):
             raise ValueError(
                 f"The encoding in {directory} is incomplete ({progress['chunks_done']} of {total_chunks(manifest)} "
-                f"chunks): rerun "
-                f"the `simcse-st encode` command that wrote it to finish it."
+                f"chunks): {rerun}."
             )
+        sizes = {FILES["sentences"]: int(progress["sentences_bytes"]),
+                 FILES["embeddings"]: embeddings_file_bytes(manifest)}
+        for name, expected in sizes.items():
+            found = (directory / name).stat().st_size if (directory / name).is_file() else None
+            if found != expected:
+                raise ValueError(
+                    f"{directory / name} is {'missing' if found is None else f'{found:,} bytes'}, but the run that "
+                    f"wrote it recorded {expected:,} bytes: {rerun}."
+                )
         return cls(directory, manifest)
 
     def __len__(self) -> int:
@@ -234,20 +225,3 @@ def jsonl_sentences(sentences: Sequence[str]) -> str:
 def read_jsonl_sentences(path: Path) -> list[str]:
     """The JSON strings of a file of one a line; split at ``"\\n"`` only, so U+2028, U+2029, U+0085 stay inside."""
     return [json.loads(line) for line in path.read_text("utf-8").split("\n") if line]
-
-
-def corpus_manifest(
-    name: str | None, dimension: int, scan: CorpusScan, shard: ShardSpec, chunk_size: int, dtype: str
-) -> dict[str, Any]:
-    """The manifest of an encoding run: what must match for a rerun to continue it."""
-    start, stop = shard.bounds(scan.sentences)
-    return {
-        "format": STORE_FORMAT, "version": 1, "model": name, "dimension": dimension, "dtype": dtype,
-        "chunk_size": chunk_size, "corpus": vars(scan), "shard": f"{shard.index}/{shard.count}",
-        "start": start, "stop": stop, "count": stop - start,
-    }
-
-
-def total_chunks(manifest: dict[str, Any]) -> int:
-    """The number of chunks of an encoding run: its sentences over the chunk size, rounded up."""
-    return -(-int(manifest["count"]) // int(manifest["chunk_size"]))

@@ -89,7 +89,7 @@ def test_out_holding_another_corpus_or_model_is_refused(whole, tiny, minilm_path
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"already holds other files \(notes.txt"):
+    with pytest.raises(ValueError, match=r"already holds files this package did not write \(notes.txt"):
         encode_corpus(tiny, corpus, foreign, chunk_size=64, model_name=str(tiny_bert_path))
 
 
