@@ -226,14 +226,16 @@ class SemanticIndex:
         """Write the index to ``directory``: ``index.json`` (model name or path, dimension, size, backend),
         ``sentences.jsonl``, ``embeddings.npy`` and, for HNSW and IVF-PQ, the FAISS index.
 
-        The files are written to a new folder beside ``directory``, which then replaces it: a kill leaves the
-        old index or the new one, and no file of a previous backend stays behind.
+        The files are written to a new folder beside ``directory``, fsynced, and swapped in
+        (:mod:`simcse_st.index.storage`): a kill leaves the old index or the new one (put back by the next save or
+        load if it was renamed aside), and no file of a previous backend stays behind.
 
         Returns:
             The directory.
 
         Raises:
-            ValueError: when ``directory`` exists and holds something other than a saved index.
+            ValueError: when ``directory`` exists and is neither empty nor a saved index holding nothing else (a
+                folder of the user's is never replaced; the error names what is there).
         """
         backend = self.active_backend
         with replaced_directory(directory) as folder:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +93,67 @@ def test_index_refuses_an_incomplete_encoding_and_a_model_with_it(shards, tiny_b
     argv = ["index", str(tiny_bert_path), "--from-embeddings", str(shards[0]), "--out", str(tmp_path / "i")]
     assert main(argv) == 2
     assert "give neither MODEL nor --corpus" in capsys.readouterr().err
+
+
+def test_index_refuses_a_folder_of_the_users_files_and_leaves_it_untouched(tiny_bert_path, corpus, tmp_path, capsys):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "thesis.tex").write_text("\\chapter{Results}", encoding="utf-8")
+    (thesis / "index.json").write_text('{"entries": ["SimCSE", "contrastive"]}', encoding="utf-8")
+    before = {path.name: path.read_bytes() for path in thesis.iterdir()}
+    assert main(["index", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(thesis)]) == 2
+    error = capsys.readouterr().err
+    assert "thesis exists and is not a saved search index" in error
+    assert "an index.json that is not a simcse-st index's" in error and "index.json, thesis.tex" in error
+    assert {path.name: path.read_bytes() for path in thesis.iterdir()} == before
+    assert [path.name for path in tmp_path.iterdir()] == ["thesis"]  # nothing written beside it either
+
+
+def test_index_refuses_a_saved_index_holding_a_file_of_the_users(tiny_bert_path, corpus, tmp_path, capsys):
+    out = tmp_path / "idx"
+    assert main(["index", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(out)]) == 0
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["index", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(out)]) == 2
+    assert "files this package did not write (notes.txt)" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_an_interrupted_save_is_put_back_on_load_and_cleaned_on_the_next_save(tiny_bert_path, corpus, tmp_path,
+                                                                              capsys):
+    out = tmp_path / "idx"
+    assert main(["index", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(out)]) == 0
+    saved = {path.name: path.read_bytes() for path in out.iterdir()}
+    # killed between "old index renamed aside" and "new index renamed in": the target is missing
+    out.rename(tmp_path / ".idx.0a1b2c3d.old")
+    partial = tmp_path / ".idx.4e5f6a7b.tmp"
+    partial.mkdir()
+    (partial / ".simcse-st-partial").write_bytes(b"")
+    (partial / "sentences.jsonl").write_text('"half"\n', encoding="utf-8")
+    users = tmp_path / ".idx.12345678.tmp"  # the same shape of name, but not ours: never touched
+    users.mkdir()
+    (users / "draft.txt").write_text("mine", encoding="utf-8")
+
+    assert main(["search", "--index", str(out), "--query", QUERIES[0], "--top-k", "2"]) == 0
+    assert "Query: A city in Australia." in capsys.readouterr().out
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == saved  # put back as it was
+
+    assert main(["index", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(out)]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".idx.12345678.tmp", "idx"]
+    assert (users / "draft.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_save_without_an_atomic_exchange_renames_the_old_index_aside(tiny_bert_path, corpus, tmp_path, monkeypatch):
+    from simcse_st.index import storage
+
+    out = tmp_path / "idx"
+    assert main(["index", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(out), "--backend", "exact"]) == 0
+    renames: list[tuple[str, str]] = []
+    rename = os.rename
+    monkeypatch.setattr(storage, "_exchange", lambda first, second: False)
+    monkeypatch.setattr(storage.os, "rename", lambda a, b: renames.append((Path(a).name, Path(b).name)) or rename(a, b))
+    assert main(["index", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(out), "--backend",
+                 "faiss-flat"]) == 0
+    shapes = [tuple(re.sub(r"[0-9a-f]{8}", "X", name) for name in pair) for pair in renames]
+    assert shapes == [("idx", ".idx.X.old"), (".idx.X.tmp", "idx")]  # aside, then in; then the old one deleted
+    assert json.loads((out / "index.json").read_text("utf-8"))["backend"] == "faiss-flat"
+    assert [path.name for path in tmp_path.iterdir()] == ["idx"]
