@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,11 +28,12 @@ def build_index_from_encoded(
 ) -> tuple[int, str]:
     """Write a search index of encoded corpora (``simcse-st encode`` outputs, e.g. shards) without re-encoding.
 
-    The sentences and embeddings are copied in the order of ``directories``, a block at a time; no model is
-    loaded (the index names the shards' model).
+    The folders must be the shards of one corpus encoded by one model, each once, together covering every
+    sentence (:func:`joinable_shards`); their sentences and embeddings are copied in corpus order, whatever the
+    order given, a block at a time. No model is loaded (the index names the shards' model).
 
     Args:
-        directories: the encoded folders, in corpus order.
+        directories: the encoded folders (e.g. ``enc-0 ... enc-3`` of ``--shard 0/4 ... 3/4``).
         out: the index folder to write (replaced if it holds an index).
         backend: one of :data:`BACKENDS`.
         nlist, pq_m, nprobe, rerank: IVF-PQ settings (:func:`ivfpq_settings`; None: chosen from the size).
@@ -40,21 +43,14 @@ def build_index_from_encoded(
 
     Raises:
         FileNotFoundError: when a folder holds no encoded corpus.
-        ValueError: for no folder, an unknown backend, an incomplete encoding, or shards of different models or
-            dimensions.
+        ValueError: for no folder, an unknown backend, an incomplete encoding, or folders that are not the shards
+            of one corpus and model, each once, with no gap (:func:`joinable_shards`).
     """
     check_backend(backend)
     if not directories:
         raise ValueError("Give at least one encoded folder (written by `simcse-st encode`).")
-    shards = [EncodedCorpus.open(directory) for directory in directories]
+    shards = joinable_shards([EncodedCorpus.open(directory) for directory in directories])
     first = shards[0]
-    for shard in shards[1:]:
-        for key in ("model", "dimension"):
-            if shard.manifest[key] != first.manifest[key]:
-                raise ValueError(
-                    f"The encoded folders differ in {key}: {first.directory} has {first.manifest[key]!r}, "
-                    f"{shard.directory} has {shard.manifest[key]!r}; an index holds the embeddings of one model."
-                )
     size, dimension = sum(len(shard) for shard in shards), int(first.manifest["dimension"])
     with replaced_directory(out) as folder:
         with open(folder / FILES["sentences"], "wb") as handle:
@@ -69,3 +65,62 @@ def build_index_from_encoded(
         faiss_index = build_faiss_index(active, embeddings, settings) if active in SAVED_FAISS else None
         write_index_files(folder, first.manifest["model"], dimension, size, backend, active, faiss_index, settings)
     return size, active
+
+
+def joinable_shards(shards: Sequence[EncodedCorpus]) -> list[EncodedCorpus]:
+    """``shards`` in corpus order, after checking that they make one corpus encoded by one model.
+
+    Raises:
+        ValueError: naming every problem found: folders of different corpora (SHA-256) or models (fingerprint
+            and dimension), the same folder or slice given twice, slices that overlap, and sentences no folder
+            holds (a missing shard).
+    """
+    problems = [*_differences(shards, "corpora", lambda m: m["corpus"]["sha256"],
+                              lambda m: f"{m['corpus']['path']} (SHA-256 {m['corpus']['sha256'][:12]}...)"),
+                *_differences(shards, "models", lambda m: (m.get("model_fingerprint") or m["model"], m["dimension"]),
+                              lambda m: f"{m['model']} ({m['dimension']}-d, fingerprint "
+                                        f"{str(m.get('model_fingerprint'))[:12]}...)")]
+    ordered = sorted(shards, key=lambda shard: (int(shard.manifest["start"]), int(shard.manifest["stop"])))
+    if not problems:
+        problems = _range_problems(ordered)
+    if problems:
+        raise ValueError("The encoded folders do not make one index: " + "; ".join(problems) + ". Give each shard "
+                         "of one `simcse-st encode` corpus and model once (e.g. enc-0 ... enc-3 of --shard I/4).")
+    return ordered
+
+
+def _differences(
+    shards: Sequence[EncodedCorpus], what: str, key: Callable[[dict[str, Any]], Any],
+    describe: Callable[[dict[str, Any]], str],
+) -> list[str]:
+    """``"different WHAT: A has X; B, C have Y"`` when ``key`` of the shards' manifests differ, else nothing."""
+    groups: dict[Any, list[EncodedCorpus]] = {}
+    for shard in shards:
+        groups.setdefault(key(shard.manifest), []).append(shard)
+    if len(groups) < 2:
+        return []
+    return ["they are of different " + what + ": " + "; ".join(
+        f"{', '.join(str(shard.directory) for shard in group)} of {describe(group[0].manifest)}"
+        for group in groups.values())]
+
+
+def _range_problems(ordered: Sequence[EncodedCorpus]) -> list[str]:
+    """Duplicates, overlaps and gaps of the shards' sentence ranges (sorted by start) over the whole corpus."""
+    problems, covered = [], 0
+    total = int(ordered[0].manifest["corpus"]["sentences"])
+    for previous, shard in zip([None, *ordered], ordered, strict=False):
+        start, stop = int(shard.manifest["start"]), int(shard.manifest["stop"])
+        where = f"{shard.directory} (sentences {start:,}-{stop:,}, shard {shard.manifest['shard']})"
+        if previous is not None and (start, stop) == (int(previous.manifest["start"]), int(previous.manifest["stop"])):
+            same = Path(previous.directory).resolve() == Path(shard.directory).resolve()
+            problems.append(f"{where} is given twice" if same else f"{previous.directory} and {where} hold the same "
+                            f"sentences")
+        elif start < covered:
+            problems.append(f"{where} overlaps {previous.directory} (up to sentence {covered:,})")
+        elif start > covered:
+            problems.append(f"sentences {covered:,}-{start:,} are in none of the folders (a missing shard?)")
+        covered = max(covered, stop)
+    if covered < total:
+        problems.append(f"sentences {covered:,}-{total:,} of the corpus's {total:,} are in none of the folders "
+                        f"(a missing shard?)")
+    return problems

@@ -71,14 +71,18 @@ def test_ivfpq_index_from_shards_searches_without_loading_the_embeddings(shards,
     assert recall(hits, exact) >= 0.8  # 300 sentences: 7 cells all scanned, 6-bit codes, 40 candidates re-scored
 
 
-def test_index_refuses_shards_of_different_models(shards, minilm_path, wiki_sentences, tmp_path, capsys):
+def test_index_refuses_shards_of_different_models_and_corpora(shards, tiny_bert_path, minilm_path, wiki_sentences,
+                                                              tmp_path, capsys):
     other_corpus = tmp_path / "few.txt"
     other_corpus.write_text("\n".join(wiki_sentences[:3]) + "\n", encoding="utf-8")
     other = tmp_path / "minilm"
     assert main(["encode", str(minilm_path), "--corpus", str(other_corpus), "--out", str(other)]) == 0
     assert main(["index", "--from-embeddings", str(shards[0]), str(other), "--out", str(tmp_path / "i")]) == 2
     error = capsys.readouterr().err
-    assert "simcse-st index: error: The encoded folders differ in model" in error
+    assert "simcse-st index: error: The encoded folders do not make one index" in error
+    assert f"they are of different corpora: {shards[0]} of {shards[0].parent.parent}" in error
+    assert f"they are of different models: {shards[0]} of {tiny_bert_path} (32-d" in error
+    assert f"{other} of {minilm_path} (384-d" in error
     assert not (tmp_path / "i").exists()
 
 
@@ -157,3 +161,27 @@ def test_save_without_an_atomic_exchange_renames_the_old_index_aside(tiny_bert_p
     assert shapes == [("idx", ".idx.X.old"), (".idx.X.tmp", "idx")]  # aside, then in; then the old one deleted
     assert json.loads((out / "index.json").read_text("utf-8"))["backend"] == "faiss-flat"
     assert [path.name for path in tmp_path.iterdir()] == ["idx"]
+
+
+def test_index_refuses_duplicate_overlapping_and_missing_shards_naming_each(shards, tmp_path, capsys):
+    copy = tmp_path / "copy-of-shard0"
+    copy.mkdir()
+    for name in ("manifest.json", "sentences.jsonl", "embeddings.npy", "progress.json"):
+        (copy / name).write_bytes((shards[0] / name).read_bytes())
+    out = tmp_path / "i"
+    assert main(["index", "--from-embeddings", str(shards[0]), str(shards[0]), str(shards[1]), "--out", str(out)]) == 2
+    assert f"{shards[0]} (sentences 0-150, shard 0/2) is given twice" in capsys.readouterr().err
+    assert main(["index", "--from-embeddings", str(shards[0]), str(copy), str(shards[1]), "--out", str(out)]) == 2
+    assert f"{shards[0]} and {copy} (sentences 0-150, shard 0/2) hold the same sentences" in capsys.readouterr().err
+    assert main(["index", "--from-embeddings", str(shards[0]), "--out", str(out)]) == 2
+    assert "sentences 150-300 of the corpus's 300 are in none of the folders (a missing shard?)" in \
+        capsys.readouterr().err
+    assert main(["index", "--from-embeddings", str(shards[1]), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "sentences 0-150 are in none of the folders" in error and "150-300" not in error
+    assert not out.exists()
+
+
+def test_shards_given_out_of_order_are_joined_in_corpus_order(shards, whole, tmp_path, monkeypatch):
+    loaded = index_from_shards(shards[::-1], tmp_path / "index", "exact", monkeypatch)
+    assert loaded.sentences == whole.sentences
