@@ -45,6 +45,9 @@ SAVED_FAISS = ("faiss-hnsw", "faiss-ivfpq")
 """Backends whose FAISS index is saved with an index (flat is rebuilt in seconds)."""
 BLOCK_ROWS = 65_536
 """Embeddings copied or added to FAISS at a time, so a memory-mapped file is never read whole."""
+RESCORE_BYTES = 4 << 20
+"""IVF-PQ re-scoring holds at most this many bytes of candidate rows at a time (4 MiB: 3 queries of 800 candidates
+of 384 float32 dimensions; one query at least)."""
 _POINTS_PER_CENTROID = 39  # FAISS's minimum of training points per k-means centroid
 
 
@@ -110,6 +113,9 @@ def rescore(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates re-ranked by their exact cosine with each query, reading only the candidates' embedding rows.
 
+    Queries are re-scored a block at a time, so the candidates' rows held at once stay under
+    :data:`RESCORE_BYTES` (one query's candidates at least), whatever the number of queries.
+
     Args:
         query_embeddings: ``(queries, dimension)``, normalized.
         positions: ``(queries, candidates)`` corpus positions, -1 for none.
@@ -118,14 +124,26 @@ def rescore(
     Returns:
         ``(scores, positions)`` sorted best first per query, -1 positions (score -inf) last.
     """
-    wanted = np.unique(positions[positions >= 0])
-    rows = np.asarray(embeddings[wanted], dtype=np.float32)  # sorted positions: a forward pass over the file
-    found = positions >= 0
-    row_of = np.searchsorted(wanted, np.where(found, positions, wanted[0] if len(wanted) else 0))
-    scores = np.einsum("qcd,qd->qc", rows[row_of], query_embeddings) if len(wanted) else np.zeros(positions.shape)
-    scores = np.where(found, scores, -np.inf).astype(np.float32)
+    row_bytes = max(1, positions.shape[1] * query_embeddings.shape[1] * 4)
+    block = max(1, RESCORE_BYTES // row_bytes)
+    scores = np.full(positions.shape, -np.inf, dtype=np.float32)
+    for start in range(0, len(positions), block):
+        scores[start:start + block] = _exact_scores(query_embeddings[start:start + block],
+                                                    positions[start:start + block], embeddings)
     order = np.argsort(-scores, axis=1, kind="stable")
     return np.take_along_axis(scores, order, axis=1), np.take_along_axis(positions, order, axis=1)
+
+
+def _exact_scores(query_embeddings: np.ndarray, positions: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """The cosine of each query with each of its candidates (-inf where the position is -1)."""
+    found = positions >= 0
+    wanted = np.unique(positions[found])
+    if not len(wanted):
+        return np.full(positions.shape, -np.inf, dtype=np.float32)
+    rows = np.asarray(embeddings[wanted], dtype=np.float32)  # sorted positions: a forward pass over the file
+    row_of = np.searchsorted(wanted, np.where(found, positions, wanted[0]))
+    scores = np.einsum("qcd,qd->qc", rows[row_of], query_embeddings)
+    return np.where(found, scores, -np.inf).astype(np.float32)
 
 
 def build_faiss_index(backend: str, embeddings: np.ndarray, settings: IVFPQSettings | None = None) -> Any:

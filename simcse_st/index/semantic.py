@@ -180,13 +180,18 @@ class SemanticIndex:
         return ivfpq_settings(len(self), self.dimension, **self.ivfpq_options)
 
     def search(
-        self, queries: str | Sequence[str], top_k: int = 5, threshold: float | None = None
+        self, queries: str | Sequence[str], top_k: int | Sequence[int] = 5, threshold: float | None = None
     ) -> list[list[Hit]]:
         """The ``top_k`` corpus sentences most similar to each query, best first.
 
+        A query's hits do not depend on the other queries of the call: queries are searched in groups of equal
+        ``top_k``, so an approximate backend (HNSW's candidate list, IVF-PQ's re-scored candidates) works for each
+        query from its own ``top_k``.
+
         Args:
             queries: one query or a list of them.
-            top_k: hits per query, at least 1 (fewer when the corpus is smaller).
+            top_k: hits per query, at least 1 (fewer when the corpus is smaller); or one such number per query
+                (a list as long as ``queries``), e.g. for requests with different ``top_k`` batched together.
             threshold: if given, only hits with cosine similarity >= ``threshold`` (in [-1, 1]) are kept.
 
         Returns:
@@ -194,12 +199,18 @@ class SemanticIndex:
             decreasing cosine similarity.
 
         Raises:
-            ValueError: for no query, a blank query, ``top_k`` < 1 or a threshold outside [-1, 1].
+            ValueError: for no query, a blank query, ``top_k`` < 1, a list of ``top_k`` of another length than
+                the queries, or a threshold outside [-1, 1].
         """
         queries = check_sentences(queries, what="query")
-        check_search_arguments(top_k, threshold)
+        top_ks = [top_k] * len(queries) if isinstance(top_k, (int, np.integer)) else list(top_k)
+        if len(top_ks) != len(queries):
+            raise ValueError(f"Got {len(top_ks)} top_k values for {len(queries)} queries; give one number for all "
+                             f"queries or one per query.")
+        for value in top_ks:
+            check_search_arguments(value, threshold)
         query_embeddings = encode_sentences(self.model, queries, self.batch_size, show_progress_bar=False)
-        return self._search(query_embeddings, top_k, threshold, self.active_backend)
+        return self._search(query_embeddings, top_ks, threshold, self.active_backend)
 
     def prepare(self) -> None:
         """Build the search backend now (a FAISS index is otherwise built on the first search, which can take
@@ -218,8 +229,8 @@ class SemanticIndex:
         queries = check_sentences(queries, what="query")
         check_search_arguments(top_k, None)
         query_embeddings = encode_sentences(self.model, queries, self.batch_size, show_progress_bar=False)
-        found = self._search(query_embeddings, top_k, None, self.active_backend)
-        exact = self._search(query_embeddings, top_k, None, "exact")
+        found = self._search(query_embeddings, [top_k] * len(queries), None, self.active_backend)
+        exact = self._search(query_embeddings, [top_k] * len(queries), None, "exact")
         return recall(found, exact)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -300,18 +311,21 @@ class SemanticIndex:
         return index
 
     def _search(
-        self, query_embeddings: np.ndarray, top_k: int, threshold: float | None, backend: str
+        self, query_embeddings: np.ndarray, top_ks: Sequence[int], threshold: float | None, backend: str
     ) -> list[list[Hit]]:
-        """Hits for already normalized query embeddings with the given (resolved) backend."""
-        scores, positions = self._nearest(query_embeddings, min(top_k, len(self)), backend)
-        return [
-            [
-                Hit(self.sentences[position], float(score), int(position))
-                for score, position in zip(row_scores, row_positions, strict=True)
-                if position >= 0 and (threshold is None or score >= threshold)
-            ]
-            for row_scores, row_positions in zip(scores, positions, strict=True)
-        ]
+        """Hits for already normalized query embeddings with the given (resolved) backend, ``top_ks[i]`` for
+        query ``i``; each group of queries with one ``top_k`` is searched on its own."""
+        results: list[list[Hit]] = [[] for _ in top_ks]
+        for top_k in sorted(set(top_ks)):
+            rows = [row for row, value in enumerate(top_ks) if value == top_k]
+            scores, positions = self._nearest(query_embeddings[rows], min(top_k, len(self)), backend)
+            for row, row_scores, row_positions in zip(rows, scores, positions, strict=True):
+                results[row] = [
+                    Hit(self.sentences[position], float(score), int(position))
+                    for score, position in zip(row_scores, row_positions, strict=True)
+                    if position >= 0 and (threshold is None or score >= threshold)
+                ]
+        return results
 
     def _nearest(self, query_embeddings: np.ndarray, top_k: int, backend: str) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, positions)``, each ``(queries, top_k)``, best first; position -1 where fewer were found."""
