@@ -18,6 +18,7 @@ bytes as an uninterrupted run.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -62,10 +63,8 @@ def rows_before(manifest: dict[str, Any], chunks: int) -> int:
 
 
 def embeddings_header_bytes(manifest: dict[str, Any]) -> int:
-    """The length of the ``.npy`` header of a run's embeddings file (NumPy's format, version 1.0)."""
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(manifest["dtype"])), "fortran_order": False,
-              "shape": (int(manifest["count"]), int(manifest["dimension"]))}
-    return len(_npy_header(header))
+    """The length of the ``.npy`` header of a run's embeddings file."""
+    return len(_npy_header(manifest))
 
 
 def embeddings_file_bytes(manifest: dict[str, Any]) -> int:
@@ -74,9 +73,10 @@ def embeddings_file_bytes(manifest: dict[str, Any]) -> int:
     return embeddings_header_bytes(manifest) + int(manifest["count"]) * row_bytes
 
 
-def _npy_header(header: dict[str, Any]) -> bytes:
-    import io
-
+def _npy_header(manifest: dict[str, Any]) -> bytes:
+    """The ``.npy`` header (NumPy's format, version 1.0) of a run's ``(count, dimension)`` embeddings array."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(manifest["dtype"])), "fortran_order": False,
+              "shape": (int(manifest["count"]), int(manifest["dimension"]))}
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(buffer, header)
     return buffer.getvalue()
@@ -113,9 +113,7 @@ class EmbeddingStore:
         directory.mkdir(parents=True, exist_ok=True)
         write_json_atomically(directory / FILES["manifest"], manifest)
         with open(directory / FILES["embeddings"], "wb") as handle:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(manifest["dtype"])), "fortran_order": False,
-                      "shape": (int(manifest["count"]), int(manifest["dimension"]))}
-            handle.write(_npy_header(header))
+            handle.write(_npy_header(manifest))
             handle.truncate(embeddings_file_bytes(manifest))
             os.fsync(handle.fileno())
         with open(directory / FILES["sentences"], "wb") as handle:
