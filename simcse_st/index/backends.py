@@ -108,6 +108,45 @@ def ivfpq_settings(
     return IVFPQSettings(nlist, m, nbits, nprobe, rerank, train_size)
 
 
+def exact_nearest(query_embeddings: np.ndarray, embeddings: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact search (sentence-transformers' ``semantic_search``): ``(scores, positions)``, each ``(queries, top_k)``,
+    best first."""
+    import torch
+    from sentence_transformers.util import semantic_search
+
+    results = semantic_search(torch.from_numpy(query_embeddings), torch.from_numpy(embeddings), top_k=top_k)
+    scores = np.array([[result["score"] for result in row] for row in results], dtype=np.float32)
+    positions = np.array([[result["corpus_id"] for result in row] for row in results], dtype=np.int64)
+    return scores, positions
+
+
+def faiss_nearest(
+    index: Any, query_embeddings: np.ndarray, top_k: int, *, ef_search: int, ivfpq: IVFPQSettings | None,
+    embeddings: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Search a FAISS index of :func:`build_faiss_index`: ``(scores, positions)``, each ``(queries, top_k)``, best
+    first, position -1 where fewer were found.
+
+    Args:
+        index: the FAISS index (flat, HNSW or IVF-PQ).
+        query_embeddings: ``(queries, dimension)``, normalized.
+        top_k: hits per query; HNSW's candidate list is at least ``top_k`` long, and IVF-PQ re-scores
+            ``ivfpq.rerank`` x ``top_k`` candidates: both follow the ``top_k`` asked for.
+        ef_search: HNSW's candidate list size.
+        ivfpq: the settings of an IVF-PQ index (None for the others).
+        embeddings: the corpus embeddings, read at the candidates' rows to re-score IVF-PQ candidates.
+    """
+    if faiss_kind(index) == "faiss-hnsw":
+        index.hnsw.efSearch = max(ef_search, top_k)
+    if ivfpq is None:
+        return index.search(query_embeddings, top_k)
+    index.nprobe = ivfpq.nprobe
+    scores, positions = index.search(query_embeddings, min(index.ntotal, top_k * max(1, ivfpq.rerank)))
+    if ivfpq.rerank:
+        scores, positions = rescore(query_embeddings, positions, embeddings)
+    return scores[:, :top_k], positions[:, :top_k]
+
+
 def rescore(
     query_embeddings: np.ndarray, positions: np.ndarray, embeddings: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

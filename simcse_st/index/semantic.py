@@ -32,10 +32,11 @@ from simcse_st.index.backends import (
     IVFPQSettings,
     build_faiss_index,
     check_backend,
+    exact_nearest,
     faiss_kind,
+    faiss_nearest,
     import_faiss,
     ivfpq_settings,
-    rescore,
     resolve_backend,
 )
 from simcse_st.index.storage import FILES, check_count, read_meta, replaced_directory, write_index_files, write_rows
@@ -203,14 +204,9 @@ class SemanticIndex:
                 the queries, or a threshold outside [-1, 1].
         """
         queries = check_sentences(queries, what="query")
-        top_ks = [top_k] * len(queries) if isinstance(top_k, (int, np.integer)) else list(top_k)
-        if len(top_ks) != len(queries):
-            raise ValueError(f"Got {len(top_ks)} top_k values for {len(queries)} queries; give one number for all "
-                             f"queries or one per query.")
-        for value in top_ks:
-            check_search_arguments(value, threshold)
+        _per_query(top_k, len(queries), threshold)  # checked before encoding
         query_embeddings = encode_sentences(self.model, queries, self.batch_size, show_progress_bar=False)
-        return self._search(query_embeddings, top_ks, threshold, self.active_backend)
+        return self.search_embeddings(query_embeddings, top_k, threshold)
 
     def prepare(self) -> None:
         """Build the search backend now (a FAISS index is otherwise built on the first search, which can take
@@ -229,8 +225,8 @@ class SemanticIndex:
         queries = check_sentences(queries, what="query")
         check_search_arguments(top_k, None)
         query_embeddings = encode_sentences(self.model, queries, self.batch_size, show_progress_bar=False)
-        found = self._search(query_embeddings, [top_k] * len(queries), None, self.active_backend)
-        exact = self._search(query_embeddings, [top_k] * len(queries), None, "exact")
+        found = self.search_embeddings(query_embeddings, top_k)
+        exact = self.search_embeddings(query_embeddings, top_k, backend="exact")
         return recall(found, exact)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -310,11 +306,28 @@ class SemanticIndex:
             check_count(directory, f"FAISS {backend} vectors", index._faiss_index.ntotal, len(sentences))
         return index
 
-    def _search(
-        self, query_embeddings: np.ndarray, top_ks: Sequence[int], threshold: float | None, backend: str
+    def search_embeddings(
+        self, query_embeddings: np.ndarray, top_k: int | Sequence[int] = 5, threshold: float | None = None,
+        backend: str | None = None,
     ) -> list[list[Hit]]:
-        """Hits for already normalized query embeddings with the given (resolved) backend, ``top_ks[i]`` for
-        query ``i``; each group of queries with one ``top_k`` is searched on its own."""
+        """:meth:`search` for queries already encoded (L2-normalized rows, e.g. by ``model.encode(...,
+        normalize_embeddings=True)``).
+
+        Args:
+            query_embeddings: ``(queries, dimension)``.
+            top_k: hits per query, or one number per query.
+            threshold: if given, only hits with cosine similarity >= ``threshold``.
+            backend: search with this backend instead of :attr:`active_backend` (e.g. ``exact`` to compare).
+
+        Raises:
+            ValueError: for a bad ``top_k`` or ``threshold``, or embeddings of another dimension.
+        """
+        query_embeddings = np.asarray(query_embeddings, dtype=np.float32)
+        if query_embeddings.ndim != 2 or query_embeddings.shape[1] != self.dimension:
+            raise ValueError(f"Expected query embeddings of shape (queries, {self.dimension}), got "
+                             f"{query_embeddings.shape}.")
+        top_ks = _per_query(top_k, len(query_embeddings), threshold)
+        backend = self.active_backend if backend is None else resolve_backend(backend, len(self))
         results: list[list[Hit]] = [[] for _ in top_ks]
         for top_k in sorted(set(top_ks)):
             rows = [row for row, value in enumerate(top_ks) if value == top_k]
@@ -330,26 +343,9 @@ class SemanticIndex:
     def _nearest(self, query_embeddings: np.ndarray, top_k: int, backend: str) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, positions)``, each ``(queries, top_k)``, best first; position -1 where fewer were found."""
         if backend == "exact":
-            import torch
-            from sentence_transformers.util import semantic_search
-
-            results = semantic_search(torch.from_numpy(query_embeddings), torch.from_numpy(self._dense_embeddings()),
-                                      top_k=top_k)
-            scores = np.array([[result["score"] for result in row] for row in results], dtype=np.float32)
-            positions = np.array([[result["corpus_id"] for result in row] for row in results], dtype=np.int64)
-            return scores, positions
-        index = self._faiss()
-        if backend == "faiss-hnsw":
-            index.hnsw.efSearch = max(self.ef_search, top_k)
-            return index.search(query_embeddings, top_k)
-        if backend == "faiss-ivfpq":
-            settings = self.ivfpq
-            index.nprobe = settings.nprobe
-            scores, positions = index.search(query_embeddings, min(len(self), top_k * max(1, settings.rerank)))
-            if settings.rerank:
-                scores, positions = rescore(query_embeddings, positions, self.embeddings)
-            return scores[:, :top_k], positions[:, :top_k]
-        return index.search(query_embeddings, top_k)
+            return exact_nearest(query_embeddings, self._dense_embeddings(), top_k)
+        return faiss_nearest(self._faiss(), query_embeddings, top_k, ef_search=self.ef_search,
+                             ivfpq=self.ivfpq if backend == "faiss-ivfpq" else None, embeddings=self.embeddings)
 
     def _dense_embeddings(self) -> np.ndarray:
         """The embeddings as an in-memory float32 array (read from a memory-mapped file once, on first use)."""
@@ -382,3 +378,14 @@ def check_search_arguments(top_k: int, threshold: float | None) -> None:
         raise ValueError(f"top_k must be a positive integer (hits per query), got {top_k!r}.")
     if threshold is not None and not -1.0 <= threshold <= 1.0:
         raise ValueError(f"threshold is a cosine similarity and must lie in [-1, 1], got {threshold!r}.")
+
+
+def _per_query(top_k: int | Sequence[int], queries: int, threshold: float | None) -> list[int]:
+    """``top_k`` as one number per query, after checking it and ``threshold`` (:func:`check_search_arguments`)."""
+    top_ks = [top_k] * queries if isinstance(top_k, (int, np.integer)) else list(top_k)
+    if len(top_ks) != queries:
+        raise ValueError(f"Got {len(top_ks)} top_k values for {queries} queries; give one number for all queries "
+                         f"or one per query.")
+    for value in top_ks:
+        check_search_arguments(value, threshold)
+    return top_ks
