@@ -185,3 +185,27 @@ def test_index_refuses_duplicate_overlapping_and_missing_shards_naming_each(shar
 def test_shards_given_out_of_order_are_joined_in_corpus_order(shards, whole, tmp_path, monkeypatch):
     loaded = index_from_shards(shards[::-1], tmp_path / "index", "exact", monkeypatch)
     assert loaded.sentences == whole.sentences
+
+
+def test_index_refuses_shards_of_a_model_retrained_in_place_between_them(tiny_bert_path, corpus, tmp_path, capsys):
+    import shutil
+
+    import torch
+    from transformers import BertModel
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_bert_path, model)
+    encode = ["encode", str(model), "--corpus", str(corpus), "--chunk-size", "64", "--shard"]
+    assert main([*encode, "0/2", "--out", str(tmp_path / "enc-0")]) == 0
+    bert = BertModel.from_pretrained(model)
+    with torch.no_grad():
+        bert.pooler.dense.bias.add_(0.01)  # retrained in place: the same path names both shards' model
+        bert.encoder.layer[1].output.dense.bias.add_(0.01)
+    bert.save_pretrained(model)
+    assert main([*encode, "1/2", "--out", str(tmp_path / "enc-1")]) == 0
+    capsys.readouterr()
+    assert main(["index", "--from-embeddings", str(tmp_path / "enc-0"), str(tmp_path / "enc-1"), "--out",
+                 str(tmp_path / "i")]) == 2
+    error = capsys.readouterr().err
+    assert f"they are of different models: {tmp_path / 'enc-0'} of {model} (32-d, fingerprint" in error
+    assert not (tmp_path / "i").exists()
