@@ -119,9 +119,12 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps, seed=args.seed,
     )
     _stage(3, f"Scoring the trained model {output_dir} on the STS test sets")
-    from simcse_st.models import load_model
+    if result.test_scores is not None and not args.tasks:  # training scored the final model for its card
+        after = result.test_scores
+    else:
+        from simcse_st.models import load_model
 
-    after = score_sts(load_model(output_dir), args.data_dir, args.tasks)
+        after = score_sts(load_model(output_dir), args.data_dir, args.tasks)
     _stage(4, "Before and after (Spearman x100 of cosine similarity, the SimCSE paper's protocol)")
     print(comparison_table(_with_change(before, after)))
     minutes = (time.perf_counter() - started) / 60
