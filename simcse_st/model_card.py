@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 CARD_FILE = "README.md"
 RECORD_KEY = "simcse"
 """The card metadata entry holding the :class:`TrainingRecord`."""
+_MTEB_SECTION_START, _MTEB_SECTION_END = "<!-- simcse-st mteb scores -->", "<!-- end of simcse-st mteb scores -->"
 SIMCSE_REFERENCE = "https://arxiv.org/abs/2104.08821"
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
   title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
@@ -140,34 +141,36 @@ def _as_list(value: object) -> list:
 
 
 def add_mteb_scores(
-    folder: str | os.PathLike[str],
-    meta: Any,
-    tasks: list[Any],
-    results_dir: str | os.PathLike[str],
-    benchmark: str | None = None,
+    folder: str | os.PathLike[str], meta: Any, scores: dict[str, float], benchmark: str | None = None
 ) -> Path:
-    """Append the main scores of ``meta``'s results in ``results_dir`` on ``tasks`` to the card of the model in
-    ``folder``, as a table made by MTEB's own card helper (``ModelMeta.push_model_card_to_hub``, not pushed).
+    """Put the scores of an MTEB run in the card of the model in ``folder``: a section with one row per task
+    (main score x100) and the ``mteb`` tag. A later run's section replaces an earlier one.
+
+    (MTEB's own helper, ``ModelMeta.push_model_card_to_hub``, builds its table with pandas' ``to_markdown``,
+    which needs the optional ``tabulate`` package, and only for tasks of MTEB's registry.)
 
     Args:
         folder: the local model folder.
-        meta: the run's ``mteb.ModelMeta``.
-        tasks: the run's MTEB tasks.
-        results_dir: the run's ``ResultCache`` folder.
-        benchmark: the MTEB benchmark the run was, if any (the table is headed by its name).
+        meta: the run's ``mteb.ModelMeta`` (its name and revision head the table).
+        scores: the run's ``{task: main score x100, ..., "avg": mean}``.
+        benchmark: the MTEB benchmark the run was, if any.
 
     Returns:
         The card's path.
     """
-    import mteb
+    from huggingface_hub import ModelCard
 
     path = Path(folder) / CARD_FILE
-    table = mteb.get_benchmark(benchmark) if benchmark else mteb.Benchmark(name="simcse-st mteb run", tasks=tasks)
-    meta.push_model_card_to_hub(
-        benchmarks=[table],
-        existing_model_card_id_or_path=path if path.is_file() else None,
-        results_cache=mteb.ResultCache(cache_path=results_dir),
-        output_path=path,
-        add_table_to_model_card=True,
-    )
+    card = ModelCard.load(path) if path.is_file() else ModelCard("---\n---\n")
+    rows = [f"| {task} | {score:.2f} |" for task, score in scores.items() if task != "avg"]
+    section = "\n".join([
+        _MTEB_SECTION_START, "## MTEB results", "",
+        f"`{meta.name}` at revision `{meta.revision}`{f' on {benchmark}' if benchmark else ''}, main score x100 "
+        "(cosine Spearman for STS), as `simcse-st mteb` wrote them in MTEB's results layout:", "",
+        "| Task | Score |", "| --- | ---: |", *rows, f"| **Average** | {scores['avg']:.2f} |", _MTEB_SECTION_END,
+    ])
+    before, _, rest = card.text.partition(_MTEB_SECTION_START)
+    card.text = before.rstrip("\n") + "\n\n" + section + "\n" + rest.partition(_MTEB_SECTION_END)[2]
+    card.data.tags = [*(card.data.tags or []), *(["mteb"] if "mteb" not in (card.data.tags or []) else [])]
+    card.save(path)
     return path

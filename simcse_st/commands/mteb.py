@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="as mteb.evaluate's: only-missing evaluates only tasks missing from --output-dir "
                         "(default: %(default)s)")
     parser.add_argument("--update-card", action="store_true",
-                        help="add the run's scores as a table to the model folder's README.md (MTEB's card helper)")
+                        help="add the run's scores as a table to the model folder's README.md")
     parser.set_defaults(func=run)
 
 
@@ -50,7 +50,7 @@ def add_meta_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ISO 639-3 and script codes, e.g. eng-Latn (default: the model card's, else eng-Latn)")
 
 
-def meta_options(args: argparse.Namespace):
+def meta_options(args: argparse.Namespace, require_license: bool = True):
     """The :class:`~simcse_st.evaluation.mteb_meta.MetaOptions` of the command line."""
     from simcse_st.evaluation.mteb_meta import MetaOptions, check_model_name
 
@@ -59,6 +59,7 @@ def meta_options(args: argparse.Namespace):
         revision=args.revision,
         license=args.license,
         languages=tuple(args.languages) if args.languages else None,
+        require_license=require_license,
     )
 
 
@@ -83,11 +84,11 @@ def run(args: argparse.Namespace) -> int:
     from simcse_st.evaluation.mteb_meta import build_model_meta
     from simcse_st.models import load_model
 
-    options = meta_options(args)
+    options = meta_options(args, require_license=args.output_dir is not None)  # no licence needed unless written
     check_output_dir(args.output_dir)
-    if args.update_card and (args.output_dir is None or not Path(args.model).is_dir()):
-        raise ValueError("--update-card writes the scores into a local model folder's README.md from the results in "
-                         "--output-dir: pass both.")
+    if args.update_card and not Path(args.model).is_dir():
+        raise ValueError(f"--update-card writes the scores into a local model folder's README.md; {args.model} is "
+                         "not a folder.")
     tasks = mteb_tasks(args.tasks, args.data_dir, args.source, args.benchmark)
     model = load_model(args.model)
     meta = build_model_meta(model, args.model, options)
@@ -103,6 +104,5 @@ def run(args: argparse.Namespace) -> int:
     if args.update_card:
         from simcse_st.model_card import add_mteb_scores
 
-        card = add_mteb_scores(args.model, meta, list(tasks.values()), args.output_dir, args.benchmark)
-        print(f"Added the scores to {card}")
+        print(f"Added the scores to {add_mteb_scores(args.model, meta, scores, args.benchmark)}")
     return 0

@@ -38,12 +38,14 @@ _ORG_NAME = re.compile(r"^[^/\s]+/[^/\s]+$")
 
 @dataclass(frozen=True)
 class MetaOptions:
-    """What the user gave on the command line; None takes the default (see :func:`build_model_meta`)."""
+    """What the user gave on the command line; None takes the default (see :func:`build_model_meta`).
+    ``require_license=False`` lets a run whose results are not written go without a licence."""
 
     name: str | None = None
     revision: str | None = None
     license: str | None = None
     languages: tuple[str, ...] | None = None
+    require_license: bool = True
 
 
 def check_model_name(name: str) -> str:
@@ -92,7 +94,7 @@ def build_model_meta(
         memory_usage_mb=None,
         max_tokens=model.max_seq_length,
         embed_dim=model.get_embedding_dimension(),
-        license=model_license(source, card, options.license),
+        license=model_license(source, card, options.license, options.require_license),
         open_weights=True,
         public_training_code=PUBLIC_TRAINING_CODE if record else None,
         public_training_data=PUBLIC_TRAINING_DATA.get(record.training_data) if record else None,
@@ -149,14 +151,17 @@ def model_languages(card: CardInfo, languages: tuple[str, ...] | None) -> list[s
     return [CARD_LANGUAGES.get(code, code) for code in card.languages] or list(DEFAULT_LANGUAGES)
 
 
-def model_license(source: str | os.PathLike[str], card: CardInfo, license: str | None) -> str:
+def model_license(
+    source: str | os.PathLike[str], card: CardInfo, license: str | None, required: bool = True
+) -> str | None:
     """``license``, else the card's.
 
     Raises:
-        ValueError: when neither gives one (MTEB requires a licence for a model with open weights).
+        ValueError: when neither gives one and it is ``required`` (MTEB requires a licence for a model with open
+            weights).
     """
     found = license or card.license
-    if not found:
+    if not found and required:
         raise ValueError(f"The model {source} records no licence and --license was not given; MTEB requires one "
                          "for a model with open weights: pass --license (for example --license apache-2.0, or the "
                          "base model's licence).")
