@@ -327,6 +327,7 @@ def train_simcse(
     name: str | None = None,
     license: str | None = None,
     languages: list[str] | None = None,
+    final_scores: bool = True,
     **argument_overrides: Any,
 ) -> TrainingResult:
     """Train a SimCSE model with ``recipe`` and save the (best) model to ``output_dir``.
@@ -352,6 +353,8 @@ def train_simcse(
         name: the model's ``ORG/NAME`` (MTEB and the Hub), recorded in its card.
         license: the model's licence (e.g. ``apache-2.0``), recorded in its card.
         languages: the model's languages (e.g. ``["en"]``), recorded in its card.
+        final_scores: score the final model on the seven STS test sets and its alignment/uniformity for its card
+            (:func:`final_evaluation`; skipped with a note when the data is missing).
         argument_overrides: further training arguments (see :func:`training_arguments`).
 
     Returns:
@@ -394,7 +397,7 @@ def train_simcse(
     describe_training(model, record, license, languages)
     trainer = build_trainer(model, loss, train_dataset, args, evaluator, callbacks)
     trainer.train(resume_from_checkpoint=True if resume else None)
-    test_scores = final_evaluation(model, data_dir) if trainer.is_world_process_zero() else None
+    test_scores = final_evaluation(model, data_dir) if final_scores and trainer.is_world_process_zero() else None
     trainer.save_model(str(output_dir))
     if trainer.is_world_process_zero():
         write_training_record(output_dir, record)

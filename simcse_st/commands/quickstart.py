@@ -116,10 +116,10 @@ def run(args: argparse.Namespace) -> int:
               "best checkpoint kept")
     result = train_simcse(
         model_path, sentences, output_dir, recipe, data_dir=args.data_dir, data_name=train_file.name,
-        max_steps=args.max_steps, seed=args.seed,
+        max_steps=args.max_steps, seed=args.seed, final_scores=not args.tasks,
     )
     _stage(3, f"Scoring the trained model {output_dir} on the STS test sets")
-    if result.test_scores is not None and not args.tasks:  # training scored the final model for its card
+    if result.test_scores is not None:  # training scored the final model on the seven tasks for its card
         after = result.test_scores
     else:
         from simcse_st.models import load_model

@@ -72,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "card; MTEB requires one")
     parser.add_argument("--language", nargs="+", metavar="CODE", default=None,
                         help="the model's languages as the Hub writes them (e.g. en), recorded in its model card")
+    parser.add_argument("--final-scores", action=argparse.BooleanOptionalAction, default=True,
+                        help="score the final model on the seven STS test sets and its alignment/uniformity on STS-B "
+                        "test, shown in its model card (default: on)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --output-dir from its last checkpoint")
     parser.set_defaults(func=run)
@@ -151,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         model, dataset, args.output_dir, recipe,
         data_dir=args.data_dir, data_name=Path(args.train_file).name, max_steps=args.max_steps, seed=args.seed,
         resume=args.resume, dev_tasks=DEV_SELECTIONS[args.select_on], loss_options=loss_options(args),
-        name=args.name, license=args.license, languages=args.language,
+        name=args.name, license=args.license, languages=args.language, final_scores=args.final_scores,
     )
     if result.best_checkpoint is not None:
         scores = ", ".join(f"{step}: {score:.2f}" for step, score in result.dev_scores)
