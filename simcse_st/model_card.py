@@ -4,18 +4,25 @@ sentence-transformers writes the card's YAML metadata (``base_model``, ``dataset
 ``tags``) from the model's ``model_card_data``; :func:`describe_training` fills those before training. What the
 Hub has no field for (the SimCSE recipe, the training data, the checkpoint-selection split, the date, the name)
 goes into one extra metadata entry, ``simcse:`` (:class:`TrainingRecord`), written after the model is saved by
-:func:`write_training_record` and read back by :func:`read_card`. This module owns that entry.
+:func:`write_training_record` and read back by :func:`read_card`. :func:`add_mteb_scores` adds an MTEB run's
+scores as a section of the card. This module owns those two additions to sentence-transformers' card.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simcse_st.hub import hub_model
+
 if TYPE_CHECKING:
+    from mteb.models.model_meta import ModelMeta
     from sentence_transformers import SentenceTransformer
+
+    from simcse_st.recipes import Recipe
 
 CARD_FILE = "README.md"
 RECORD_KEY = "simcse"
@@ -105,6 +112,23 @@ def describe_training(
     card.add_tags(["simcse", f"simcse-recipe-{record.recipe}"])
 
 
+def training_record(
+    recipe: Recipe, model_name_or_path: str | os.PathLike[str], data_name: str, selection: tuple[str, ...],
+    name: str | None = None,
+) -> TrainingRecord:
+    """What the saved model's card records of this run (see :mod:`simcse_st.model_card`); dated today (UTC)."""
+    hub = hub_model(model_name_or_path)
+    return TrainingRecord(
+        objective=recipe.objective,
+        recipe=recipe.name,
+        base_model=hub.name if hub is not None else Path(model_name_or_path).name,
+        training_data=data_name,
+        selection=selection,
+        date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+        name=name,
+    )
+
+
 def write_training_record(folder: str | os.PathLike[str], record: TrainingRecord) -> None:
     """Add ``record`` as the ``simcse:`` entry of the card metadata of the model saved in ``folder``."""
     from huggingface_hub import ModelCard
@@ -141,7 +165,7 @@ def _as_list(value: object) -> list:
 
 
 def add_mteb_scores(
-    folder: str | os.PathLike[str], meta: Any, scores: dict[str, float], benchmark: str | None = None
+    folder: str | os.PathLike[str], meta: ModelMeta, scores: dict[str, float], benchmark: str | None = None
 ) -> Path:
     """Put the scores of an MTEB run in the card of the model in ``folder``: a section with one row per task
     (main score x100) and the ``mteb`` tag. A later run's section replaces an earlier one.

@@ -16,7 +16,6 @@ the model, its evaluation and the saved model keep the encoder's full length, as
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 from dataclasses import dataclass, field
@@ -32,10 +31,9 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from simcse_st.data import DataNotFoundError
 from simcse_st.evaluation import SentEvalSTSEvaluator
-from simcse_st.hub import hub_model
 from simcse_st.losses import SimCSELoss, SupervisedSimCSELoss
 from simcse_st.losses.infonce import world_size
-from simcse_st.model_card import TrainingRecord, describe_training, write_training_record
+from simcse_st.model_card import describe_training, training_record, write_training_record
 from simcse_st.models import build_simcse_model
 from simcse_st.recipes import Recipe
 
@@ -290,23 +288,6 @@ def final_evaluation(model: SentenceTransformer, data_dir: str | os.PathLike[str
         logger.warning("No STS test data (%s): the model card has no STS table.", error)
         return None
     return {key.removeprefix("sts_test_"): value for key, value in scores.items()}
-
-
-def training_record(
-    recipe: Recipe, model_name_or_path: str | os.PathLike[str], data_name: str, selection: tuple[str, ...],
-    name: str | None = None,
-) -> TrainingRecord:
-    """What the saved model's card records of this run (see :mod:`simcse_st.model_card`); dated today (UTC)."""
-    hub = hub_model(model_name_or_path)
-    return TrainingRecord(
-        objective=recipe.objective,
-        recipe=recipe.name,
-        base_model=hub.name if hub is not None else Path(model_name_or_path).name,
-        training_data=data_name,
-        selection=selection,
-        date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
-        name=name,
-    )
 
 
 def train_simcse(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from simcse_st.commands.mteb import add_meta_arguments, meta_options
 
 if TYPE_CHECKING:
+    from mteb.mocks.mock_run import MockRunResults
     from mteb.models.model_meta import ModelMeta
 
 MOCK_RUN_FILE = "mteb_mock_run_results.md"
@@ -45,7 +46,7 @@ def registry_code(meta: ModelMeta) -> str:
     return f"{IMPORTS}\n{variable} = {meta.to_python()}\n"
 
 
-def mock_run(meta: ModelMeta, source: str) -> object:
+def mock_run(meta: ModelMeta, source: str) -> MockRunResults:
     """Load the model through ``meta``'s own loader (from the local folder ``source`` when it is one) and run MTEB's
     mock tasks on it (``mteb.mocks.mock_run.mock_run``); returns MTEB's ``MockRunResults``."""
     from mteb.mocks.mock_run import mock_run as mteb_mock_run

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simcse_st.commands.eval import add_data_arguments, report
 from simcse_st.evaluation.mteb_bridge import OVERWRITE_STRATEGIES
+
+if TYPE_CHECKING:
+    from simcse_st.evaluation.mteb_meta import MetaOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +54,7 @@ def add_meta_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ISO 639-3 and script codes, e.g. eng-Latn (default: the model card's, else eng-Latn)")
 
 
-def meta_options(args: argparse.Namespace, require_license: bool = True):
+def meta_options(args: argparse.Namespace, require_license: bool = True) -> MetaOptions:
     """The :class:`~simcse_st.evaluation.mteb_meta.MetaOptions` of the command line."""
     from simcse_st.evaluation.mteb_meta import MetaOptions, check_model_name
 

@@ -14,8 +14,10 @@ import numpy as np
 from simcse_st.data.sts import MTEB_HUB_TASKS, STS_TASKS
 
 if TYPE_CHECKING:
+    from mteb import ResultCache
     from mteb.abstasks.abstask import AbsTask
     from mteb.models.model_meta import ModelMeta
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
     from sentence_transformers import SentenceTransformer
 
 __all__ = ["MTEB_HUB_TASKS", "OVERWRITE_STRATEGIES", "mteb_tasks", "run_mteb"]
@@ -145,7 +147,7 @@ def mteb_tasks(
                          f"{'benchmark' if benchmark else 'task'})") from None
 
 
-def _encoder(model: SentenceTransformer, meta: ModelMeta | None):
+def _encoder(model: SentenceTransformer, meta: ModelMeta | None) -> SentenceTransformerEncoderWrapper:
     """MTEB's wrapper of ``model``, carrying ``meta`` (or MTEB's own metadata with the weights' hash as revision)."""
     from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
 
@@ -157,7 +159,9 @@ def _encoder(model: SentenceTransformer, meta: ModelMeta | None):
     return encoder
 
 
-def _already_done(tasks: dict[str, AbsTask], meta: ModelMeta, cache, overwrite_strategy: str) -> set[str]:
+def _already_done(
+    tasks: dict[str, AbsTask], meta: ModelMeta, cache: ResultCache | None, overwrite_strategy: str
+) -> set[str]:
     """The tasks whose complete results are in ``cache`` for this model and revision (read back, not evaluated)."""
     if cache is None or overwrite_strategy == "always":
         return set()
