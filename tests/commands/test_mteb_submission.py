@@ -19,6 +19,7 @@ from sentence_transformers import SentenceTransformer
 
 from simcse_st.cli import main
 from simcse_st.fingerprint import model_fingerprint
+from tests.conftest import build_tiny_bert
 from tests.hub_cache import start_simcse_st, write_hub_cache, write_mteb_sts_datasets
 from tests.sts_sample import STSSample
 
@@ -39,7 +40,7 @@ mteb.ResultCache.save_to_cache = save_then_die
 main(sys.argv[1:])
 """
 """``simcse-st`` killed (SIGKILL) right after MTEB saved its first task's results."""
-MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+BASE = "test-org/tiny-bert"
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_hub_tasks_resume_after_a_kill_and_match_local_tasks(
     out, model = tmp_path / "out", tmp_path / "model"
     shutil.copytree(tiny_bert_path, model)
     arguments = ["mteb", str(model), "--source", "hub", "--tasks", "STS12", "STSBenchmark",
-                 "--name", "test/m", "--license", "mit", "--output-dir", str(out)]
+                 "--name", "test/m", "--license", "mit", "--output-dir", str(out), "--batch-size", "512"]
     killed = subprocess.run(
         [sys.executable, "-c", KILL_AFTER_FIRST_TASK, *arguments], capture_output=True, text=True, timeout=300,
         env={**os.environ, "HF_DATASETS_CACHE": str(offline_hub[1])},
@@ -123,15 +124,16 @@ def test_a_changed_weight_gets_a_new_revision_folder(tiny_bert_path: Path, sampl
 
 @pytest.fixture(scope="module")
 def trained(minilm_path: Path, sample: STSSample, wiki_sentences: list[str], tmp_path_factory) -> Path:
-    """all-MiniLM-L6-v2, from a Hub cache under its Hub name, trained by ``simcse-st train`` for two steps."""
+    """A tiny BERT, from a Hub cache under the Hub name ``test-org/tiny-bert``, trained by ``simcse-st train`` for
+    two steps."""
     root = tmp_path_factory.mktemp("trained")
-    write_hub_cache(root / "hub", MINILM, minilm_path)
+    write_hub_cache(root / "hub", BASE, build_tiny_bert(root / "tiny-bert", minilm_path / "vocab.txt"))
     sentences = root / "wiki1m_for_simcse.txt"
     sentences.write_text("\n".join(wiki_sentences[:16]) + "\n", encoding="utf-8")
     process = start_simcse_st(
-        "train", "unsup", "--model", MINILM, "--train-file", sentences, "--output-dir", root / "model",
+        "train", "unsup", "--model", BASE, "--train-file", sentences, "--output-dir", root / "model",
         "--max-steps", "2", "--batch-size", "4", "--eval-steps", "2", "--data-dir", sample.root,
-        "--name", "test/simcse-minilm", "--license", "apache-2.0", "--language", "en",
+        "--name", "test/simcse-tiny", "--license", "apache-2.0", "--language", "en",
         cache=root / "hub", home=root / "hf-home",
     )
     stdout, stderr = process.communicate(timeout=300)
@@ -153,19 +155,19 @@ def test_trained_model_gets_a_complete_model_meta_and_registry_entry(
     assert main(["mteb", str(trained), *arguments]) == 0
     model = SentenceTransformer(str(trained), device="cpu")
     revision = model_fingerprint(model)
-    meta_file = out / "results" / "test__simcse-minilm" / revision / "model_meta.json"
+    meta_file = out / "results" / "test__simcse-tiny" / revision / "model_meta.json"
     meta = ModelMeta.model_validate_json_resolved(meta_file.read_text())
 
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     expected = {
-        "name": "test/simcse-minilm", "revision": revision, "release_date": today, "languages": ["eng-Latn"],
+        "name": "test/simcse-tiny", "revision": revision, "release_date": today, "languages": ["eng-Latn"],
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "n_embedding_parameters": model[0].auto_model.get_input_embeddings().weight.numel(),
-        "max_tokens": 256, "embed_dim": 384, "license": "apache-2.0", "open_weights": True,
+        "max_tokens": 128, "embed_dim": 32, "license": "apache-2.0", "open_weights": True,
         "public_training_code": "https://github.com/princeton-nlp/SimCSE",
         "public_training_data": "https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse",
         "framework": ["Sentence Transformers", "PyTorch"], "similarity_fn_name": "cosine", "use_instructions": False,
-        "adapted_from": MINILM, "training_datasets": {"STSBenchmark"},
+        "adapted_from": BASE, "training_datasets": {"STSBenchmark"},
         "reference": "https://arxiv.org/abs/2104.08821",
     }
     assert {field: getattr(meta, field) for field in expected} == expected
