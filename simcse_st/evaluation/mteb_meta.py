@@ -71,7 +71,8 @@ def build_model_meta(
     - release date, training data, base model, MTEB training tasks: from the training record (the STS-B task when
       its dev split chose the checkpoint), else the date of the model's files;
     - licence and languages: the options, else the card (languages default to ``eng-Latn``);
-    - parameters, memory, length, dimension, similarity (cosine): from the model.
+    - parameters, memory, length, dimension, similarity (cosine): from the model;
+    - reference and citation: the SimCSE paper for a model ``simcse-st train`` recorded, else the Hub page.
 
     Raises:
         ValueError: for a name without ``ORG/``, a card language MTEB cannot name, or no licence for the model
@@ -99,12 +100,12 @@ def build_model_meta(
         public_training_code=PUBLIC_TRAINING_CODE if record else None,
         public_training_data=PUBLIC_TRAINING_DATA.get(record.training_data) if record else None,
         framework=["Sentence Transformers", "PyTorch"],
-        reference=SIMCSE_REFERENCE,
+        reference=SIMCSE_REFERENCE if record else _hub_page(source),
         similarity_fn_name=ScoringFunction.from_str(model.similarity_fn_name or "cosine"),
         use_instructions=False,
         training_datasets=_training_tasks(card),
         adapted_from=record.base_model if record else card.base_model,
-        citation=SIMCSE_CITATION,
+        citation=SIMCSE_CITATION if record else None,
     )
     return meta.model_copy(update={"memory_usage_mb": meta.calculate_memory_usage_mb()})
 
@@ -178,6 +179,11 @@ def _training_tasks(card: CardInfo) -> set[str] | None:
 def _embedding_parameters(model: SentenceTransformer) -> int | None:
     encoder = getattr(model[0], "auto_model", None)
     return encoder.get_input_embeddings().weight.numel() if encoder is not None else None
+
+
+def _hub_page(source: str | os.PathLike[str]) -> str | None:
+    hub = hub_model(source)
+    return f"https://huggingface.co/{hub.name}" if hub is not None else None
 
 
 def _files_date(source: str | os.PathLike[str]) -> str | None:
