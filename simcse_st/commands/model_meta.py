@@ -53,7 +53,7 @@ def mock_run(meta: ModelMeta, source: str) -> MockRunResults:
 
     local = Path(source).expanduser()
     loadable = meta.model_copy(update={"name": str(local), "revision": None}) if local.is_dir() else meta
-    encoder = loadable.load_model(device="cpu")
+    encoder = loadable.load_model()
     encoder.mteb_model_meta = meta
     return mteb_mock_run(encoder)
 

@@ -123,6 +123,12 @@ def mteb_tasks(
 ) -> dict[str, AbsTask]:
     """The MTEB tasks to run, keyed by the names the scores are reported under.
 
+    Args:
+        tasks: task names (see :func:`run_mteb`); None for the seven STS tasks.
+        data_dir: the data root holding ``senteval/`` (local source only).
+        source: ``"local"`` or ``"hub"``.
+        benchmark: an MTEB benchmark name instead of ``tasks`` (Hub source only).
+
     Raises:
         ValueError: for an unknown source, task or benchmark (with MTEB's near matches), a benchmark with the local
             source, or both ``tasks`` and ``benchmark``.
@@ -174,7 +180,7 @@ def _already_done(
 
 
 def revision_folder(output_folder: str | os.PathLike[str], meta: ModelMeta) -> Path:
-    """The folder MTEB's ``ResultCache`` writes this model's and revision's results to."""
+    """The folder MTEB's ``ResultCache`` writes this model's and revision's results to (that of any task's file)."""
     import mteb
 
-    return mteb.ResultCache(cache_path=output_folder).get_task_result_path("model_meta", meta).parent
+    return mteb.ResultCache(cache_path=output_folder).get_task_result_path("any task", meta).parent
