@@ -25,7 +25,8 @@ class HubModel:
 
 def hub_model(name_or_path: str | os.PathLike[str]) -> HubModel | None:
     """The Hub model ``name_or_path`` is: a Hub name (its commit read from the local Hugging Face cache), or a
-    folder of that cache (``.../models--ORG--NAME/snapshots/<commit>``); None for any other local folder."""
+    folder of that cache (``.../models--ORG--NAME/snapshots/<commit>``); None for any other local folder or a path
+    that cannot be a Hub name."""
     text = str(name_or_path)
     path = Path(text).expanduser()
     if path.exists():
@@ -33,7 +34,7 @@ def hub_model(name_or_path: str | os.PathLike[str]) -> HubModel | None:
         if match is None:
             return None
         return HubModel(match["repository"].replace("--", "/"), match["commit"])
-    return HubModel(text, _cached_commit(text))
+    return HubModel(text, _cached_commit(text)) if _is_repo_id(text) else None
 
 
 def model_folder(name_or_path: str | os.PathLike[str]) -> Path | None:
@@ -42,6 +43,8 @@ def model_folder(name_or_path: str | os.PathLike[str]) -> Path | None:
     path = Path(name_or_path).expanduser()
     if path.exists():
         return path
+    if not _is_repo_id(str(name_or_path)):
+        return None
     from huggingface_hub import try_to_load_from_cache
 
     for filename in ("modules.json", "config.json"):
@@ -49,6 +52,17 @@ def model_folder(name_or_path: str | os.PathLike[str]) -> Path | None:
         if isinstance(cached, str):
             return Path(cached).parent
     return None
+
+
+def _is_repo_id(name: str) -> bool:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
 
 
 def _cached_commit(name: str) -> str | None:
