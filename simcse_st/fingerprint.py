@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 _IGNORED_CONFIG_KEYS = ("_name_or_path", "name_or_path", "transformers_version")  # where it lies, which library
+FINGERPRINT_LENGTH = 12
+"""Hex digits of :func:`short_fingerprint` (48 bits): a local model's revision for MTEB results."""
 
 
 def model_fingerprint(model: Any) -> str:
@@ -39,10 +41,17 @@ def model_fingerprint(model: Any) -> str:
     return digest.hexdigest()
 
 
+def short_fingerprint(model: Any) -> str:
+    """The first :data:`FINGERPRINT_LENGTH` hex digits of :func:`model_fingerprint`: short enough for a folder name
+    (``simcse-st mteb`` uses it as a local model's revision), long enough that a changed model gets another."""
+    return model_fingerprint(model)[:FINGERPRINT_LENGTH]
+
+
 def _configuration(model: Any) -> dict[str, Any]:
     """What, besides the weights, decides a model's embeddings (see :func:`model_fingerprint`)."""
     modules = list(model) if hasattr(model, "__iter__") else [model]
-    config: dict[str, Any] = {"max_seq_length": getattr(model, "max_seq_length", None), "modules": []}
+    config: dict[str, Any] = {"max_seq_length": getattr(model, "max_seq_length", None),
+                              "similarity_fn_name": getattr(model, "similarity_fn_name", None), "modules": []}
     for module in modules:
         entry: dict[str, Any] = {"class": type(module).__name__}
         if hasattr(module, "get_config_dict"):

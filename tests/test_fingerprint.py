@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from sentence_transformers import SentenceTransformer
 
-from simcse_st.fingerprint import model_fingerprint
+from simcse_st.fingerprint import FINGERPRINT_LENGTH, model_fingerprint, short_fingerprint
 
 
 def test_fingerprint_is_the_same_for_a_copy_and_changes_with_a_weight_or_the_configuration(tiny_bert_path: Path,
@@ -27,3 +27,10 @@ def test_fingerprint_is_the_same_for_a_copy_and_changes_with_a_weight_or_the_con
     shorter = SentenceTransformer(str(copy))
     shorter.max_seq_length = 16
     assert model_fingerprint(shorter) != original  # truncation changes embeddings too
+
+
+def test_short_fingerprint_is_the_full_one_cut_to_its_length(tiny_bert_path: Path) -> None:
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    short = short_fingerprint(model)
+    assert len(short) == FINGERPRINT_LENGTH
+    assert model_fingerprint(model).startswith(short)
