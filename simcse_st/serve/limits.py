@@ -54,26 +54,23 @@ MESSAGES: dict[str, tuple[int, str]] = {
 """Each limit's status code and message."""
 
 _RANGE_LIMITS = {"top_k": "top_k_range", "threshold": "threshold_range"}
-_ERROR_LIMITS = {"string_too_long": "max_text_chars", "blank_text": "blank_text", "unicode": "unicode",
+_ERROR_LIMITS = {"string_too_long": "max_text_chars", "blank_text": "blank_text",
+                 "string_unicode": "unicode",  # pydantic refuses a str holding an unpaired surrogate
                  "json_invalid": "json"}
 _STATUS_LIMITS = {400: "json", 401: "api_key", 403: "host", 404: "not_found", 405: "method", 413: "max_body_bytes",
                   415: "content_type", 503: "queue_full"}
 
 
 def _usable(text: str) -> str:
-    """``text`` when the model can take it: usable by the library's one rule, and encodable as UTF-8."""
+    """``text`` when the library's one rule (:func:`~simcse_st.data.text.is_usable_text`) says it is usable."""
     if not is_usable_text(text):
         raise PydanticCustomError("blank_text", "the text is empty or blank")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise PydanticCustomError("unicode", "an unpaired surrogate at character {at}", {"at": error.start}) from None
     return text
 
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(_usable)]
-"""One text of a request: at most ``MAX_TEXT_CHARS`` characters, usable (:func:`~simcse_st.data.text.is_usable_text`)
-and valid Unicode."""
+"""One text of a request: valid Unicode (pydantic refuses unpaired surrogates), at most ``MAX_TEXT_CHARS``
+characters, usable by the library's rule."""
 Texts = Annotated[list[Text], Field(min_length=1, max_length=MAX_ITEMS)]
 """The texts of a request: 1 to ``MAX_ITEMS`` of them."""
 
