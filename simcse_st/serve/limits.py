@@ -1,8 +1,10 @@
 """The request limits of the service and the JSON errors that name them.
 
-Every request the service refuses is answered with a 4xx status and ``{"error": <message>, "limit": <name>}``,
-where the message says what was wrong and how to fix it. The request bodies are validated by pydantic models;
-:func:`limit_error` turns pydantic's first complaint into the limit it broke.
+Every request the service refuses is answered with a 4xx status (503 when its queue is full) and
+``{"error": <message>, "limit": <name>}``, where the message says what was wrong and how to fix it. The request
+bodies are validated by pydantic models, in full, before anything reaches the encoder (a text is usable by the
+library's one rule, :func:`~simcse_st.data.text.is_usable_text`); :func:`limit_error` turns pydantic's first
+complaint into the limit it broke.
 """
 
 from __future__ import annotations
