@@ -30,16 +30,19 @@ class SearchQuery(NamedTuple):
 
 
 def search_queries(index: SemanticIndex, queries: Sequence[SearchQuery]) -> list[list[Hit]]:
-    """Answer queries with different ``top_k`` and ``threshold`` through one :meth:`SemanticIndex.search` call.
+    """Answer queries with different ``top_k`` and ``threshold``: one :meth:`SemanticIndex.search` call per
+    distinct ``top_k``, each query's threshold applied to its own hits.
 
-    The index is searched once for all queries with the largest ``top_k``; as hits come best first, each query's
-    first ``top_k`` hits above its threshold are what a search with its own options returns.
+    A query's hits never depend on the other queries of its batch: an approximate backend (HNSW, IVF-PQ) gathers
+    its candidates by ``top_k``, so the query is searched with its own.
     """
-    hits = index.search([q.query for q in queries], top_k=max(q.top_k for q in queries))
-    return [
-        [hit for hit in found[: q.top_k] if q.threshold is None or hit.score >= q.threshold]
-        for q, found in zip(queries, hits, strict=True)
-    ]
+    answers: list[list[Hit]] = [[] for _ in queries]
+    for top_k in sorted({q.top_k for q in queries}):
+        group = [i for i, q in enumerate(queries) if q.top_k == top_k]
+        for i, found in zip(group, index.search([queries[i].query for i in group], top_k=top_k), strict=True):
+            threshold = queries[i].threshold
+            answers[i] = [hit for hit in found if threshold is None or hit.score >= threshold]
+    return answers
 
 
 class QueueFull(Exception):

@@ -103,3 +103,16 @@ def test_search_queries_with_different_options_equal_separate_searches(corpus_in
         want = corpus_index.search(q.query, top_k=q.top_k, threshold=q.threshold)[0]
         assert [hit.position for hit in got] == [hit.position for hit in want]
         assert [hit.score for hit in got] == pytest.approx([hit.score for hit in want], abs=1e-5)
+
+
+def test_search_queries_searches_each_query_with_its_own_top_k(corpus_index, monkeypatch):
+    """An approximate backend gathers candidates by top_k: a query sharing a batch with a larger top_k must still be
+    searched with its own, so that its hits do not depend on its batch-mates."""
+    calls = []
+    search = corpus_index.search
+    monkeypatch.setattr(corpus_index, "search",
+                        lambda texts, top_k: calls.append((list(texts), top_k)) or search(texts, top_k=top_k))
+    queries = list(QUERIES)
+    search_queries(corpus_index, [SearchQuery(queries[0], 3, None), SearchQuery(queries[1], 10, 0.2),
+                                  SearchQuery(queries[2], 3, 0.1)])
+    assert calls == [([queries[0], queries[2]], 3), ([queries[1]], 10)]
