@@ -215,8 +215,10 @@
       legend: narrow ? { orientation: "h", y: -0.02, yanchor: "top" } : { x: 1.01, y: 0.93, itemsizing: "constant" },
       xaxis: axis, yaxis: axis, scene: { xaxis: axis, yaxis: axis, zaxis: axis },
     };
-    const circled = state.hits.length;
-    await Plotly.react("map", mapTraces(data, dims, narrow), layout, { responsive: true, displaylogo: false });
+    const traces = mapTraces(data, dims, narrow);
+    // the hits on the map (a map of a sample of a large corpus may not hold them all)
+    const circled = state.hits.length ? traces[traces.length - 1].x.length : 0;
+    await Plotly.react("map", traces, layout, { responsive: true, displaylogo: false });
     if (dims !== state.dims) return; // the other dimension was asked for meanwhile
     const hits = circled ? `, ${circled} search hits circled` : "";
     setStatus("map-status", `${data.points.length} sentences in ${data.clusters.length} clusters${hits}`);
