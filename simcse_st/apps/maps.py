@@ -9,6 +9,7 @@ the web service's interactive map.
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
 from collections.abc import Sequence
@@ -342,7 +343,8 @@ def _write_html(
     path: Path,
 ) -> Path:
     """A self-contained, rotatable plotly page of a 3-D map (plotly.js inlined: it opens offline), one trace and
-    colour per group as in the PNG, each point's sentence shown on hover."""
+    colour per group as in the PNG, each point's sentence shown on hover. Sentences and legend names are escaped:
+    plotly renders them as HTML-like markup."""
     import plotly.graph_objects as go
 
     group_array = np.array(groups)
@@ -351,8 +353,9 @@ def _write_html(
         members = np.flatnonzero(group_array == group)
         x, y, z = coordinates[members].T
         rgb = "rgb({:.0f},{:.0f},{:.0f})".format(*np.multiply(colour, 255))
-        figure.add_trace(go.Scatter3d(x=x, y=y, z=z, mode="markers", name=names[group], hoverinfo="text",
-                                      text=[sentences[i] for i in members], marker={"size": 3, "color": rgb}))
+        figure.add_trace(go.Scatter3d(x=x, y=y, z=z, mode="markers", name=html.escape(names[group], quote=False),
+                                      hoverinfo="text", text=[html.escape(sentences[i], quote=False) for i in members],
+                                      marker={"size": 3, "color": rgb}))
     axis = {"showticklabels": False, "title": {"text": ""}}
     figure.update_layout(title=title, scene={"xaxis": axis, "yaxis": axis, "zaxis": axis},
                          legend={"itemsizing": "constant"}, margin={"l": 0, "r": 0, "t": 40, "b": 0})

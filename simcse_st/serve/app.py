@@ -1,8 +1,10 @@
 """The FastAPI app: a JSON API and one web page over a :class:`~simcse_st.index.SemanticIndex`.
 
 The handlers parse the request, call :mod:`simcse_st.apps` and answer. The model runs on one encoder thread;
-searches go through the :class:`~simcse_st.serve.batching.MicroBatcher`. The corpus map (projection and
-k-means clusters) is computed on first request, once per dimension, and cached.
+searches go through the :class:`~simcse_st.serve.batching.MicroBatcher`, and a
+:class:`~simcse_st.serve.batching.WorkQueue` bounds the texts waiting for the encoder. The corpus map (projection
+and k-means clusters, of at most ``map_max_points`` sentences) is computed on first request, once per dimension,
+and cached once it succeeded. :class:`~simcse_st.serve.access.Access` decides who may ask.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -27,15 +30,19 @@ from simcse_st.apps.clustering import Clustering
 from simcse_st.apps.maps import corpus_map
 from simcse_st.apps.similarity import embed, pair_similarities
 from simcse_st.index import SemanticIndex
-from simcse_st.serve.batching import MicroBatcher, SearchQuery, search_queries
+from simcse_st.serve.access import Access
+from simcse_st.serve.batching import MicroBatcher, QueueFull, SearchQuery, WorkQueue, search_queries
 from simcse_st.serve.limits import (
+    RETRY_AFTER_S,
     BodyLimit,
     EmbedRequest,
     SearchRequest,
     SimilarityRequest,
     error_response,
     limit_error,
+    status_error,
 )
+from simcse_st.serve.options import MAP_MAX_POINTS, MAX_QUEUE, allowed_hosts
 
 STATIC = Path(__file__).parent / "static"
 """The page's files (index.html, app.js, style.css), shipped as package data."""
@@ -48,6 +55,11 @@ def create_app(
     map_method: str = "tsne",
     n_clusters: int | None = None,
     seed: int = 0,
+    host: str = "127.0.0.1",
+    extra_hosts: Iterable[str] = (),
+    api_key: str | None = None,
+    max_queue: int = MAX_QUEUE,
+    map_max_points: int = MAP_MAX_POINTS,
 ) -> FastAPI:
     """The service over ``index``.
 
@@ -57,28 +69,36 @@ def create_app(
         max_wait: seconds a micro-batch waits for more searches after the first arrives.
         map_method: the projection of ``GET /api/map`` (``pca``, ``tsne`` or ``umap``).
         n_clusters: k-means clusters of the map (default: ``sqrt(n / 2)``, at most 10).
-        seed: seed of the map's projection and k-means clustering.
+        seed: seed of the map's projection and k-means clustering, and of its sample of a large corpus.
+        host: the address the server is bound to; requests may name it, or a loopback name, as their ``Host``.
+        extra_hosts: more ``Host`` names to answer (the server's public name behind a reverse proxy).
+        api_key: when set, every ``/api/*`` and ``/healthz`` request needs ``Authorization: Bearer API_KEY``.
+        max_queue: texts waiting for the encoder at most; past it, 503 with ``Retry-After``.
+        map_max_points: sentences of the map at most.
 
     Returns:
         A FastAPI application; run it with uvicorn (``simcse-st serve`` does).
     """
     encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simcse-encoder")
     batcher = MicroBatcher(partial(search_queries, index), encoder, enabled=micro_batching, max_wait=max_wait)
-    maps = _MapCache(index, map_method, n_clusters, seed)
+    queue = WorkQueue(max_queue)
+    maps = _MapCache(index, map_method, n_clusters, seed, map_max_points)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         encoder.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="simcse-st", summary="Semantic search, similarity and a map of a corpus", lifespan=lifespan,
-                  strict_content_type=False)  # a body without Content-Type is read as JSON
+    app = FastAPI(title="simcse-st", summary="Semantic search, similarity and a map of a corpus", lifespan=lifespan)
     app.state.index = index
-    app.add_middleware(BodyLimit)
+    app.state.queue = queue
+    app.add_middleware(Access, hosts=allowed_hosts(host, extra_hosts), api_key=api_key)
+    app.add_middleware(BodyLimit)  # outermost: the body is read before any refusal, so the client sees it
     _add_error_handlers(app)
 
-    async def on_encoder(function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(encoder, function, *args)
+    async def on_encoder(items: int, function: Callable[..., Any], *args: Any) -> Any:
+        with queue.hold(items):
+            return await asyncio.get_running_loop().run_in_executor(encoder, function, *args)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -87,16 +107,17 @@ def create_app(
     @app.post("/api/search")
     async def search(request: SearchRequest) -> dict[str, Any]:
         queries = [SearchQuery(query, request.top_k, request.threshold) for query in request.queries]
-        results = await batcher.submit(queries)
+        with queue.hold(len(queries)):
+            results = await batcher.submit(queries)
         return {"results": [[hit._asdict() for hit in hits] for hits in results]}
 
     @app.post("/api/similarity")
     async def similarity(request: SimilarityRequest) -> dict[str, Any]:
-        return {"scores": await on_encoder(pair_similarities, index.model, request.pairs)}
+        return {"scores": await on_encoder(2 * len(request.pairs), pair_similarities, index.model, request.pairs)}
 
     @app.post("/api/embed")
     async def embeddings(request: EmbedRequest) -> dict[str, Any]:
-        vectors = await on_encoder(embed, index.model, request.sentences)
+        vectors = await on_encoder(len(request.sentences), embed, index.model, request.sentences)
         return {"embeddings": vectors.tolist(), "dimension": int(vectors.shape[1])}
 
     @app.get("/api/map")
@@ -106,7 +127,10 @@ def create_app(
         try:
             return await maps.get(int(dims))
         except ValueError as error:  # a corpus too small to project
-            return JSONResponse({"error": str(error)}, status_code=409)
+            return error_response("map_size", str(error))
+        except Exception as error:  # noqa: BLE001  (not cached: the next request computes it again)
+            return JSONResponse({"error": f"the map could not be computed ({type(error).__name__}: {error}); "
+                                 "the next request tries again", "limit": None}, status_code=500)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -117,7 +141,7 @@ def create_app(
     @app.get("/static/plotly.min.js", include_in_schema=False)
     async def plotly_js() -> Any:
         if plotly is None:
-            return JSONResponse({"error": "the map needs plotly: pip install simcse-st[serve]"}, status_code=404)
+            return status_error(404, "the map needs plotly: pip install simcse-st[serve]")
         return FileResponse(plotly)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -131,7 +155,9 @@ def _plotly_js() -> Path | None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Answer invalid bodies with the limit they break, and HTTP errors (404, 405) as ``{"error": ...}`` JSON."""
+    """Answer invalid bodies with the limit they break, HTTP errors (404, 405, a body that does not parse) and a
+    full queue (503, ``Retry-After``) in the same ``{"error": ..., "limit": ...}`` JSON, and an input the library
+    refuses as 422."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -139,15 +165,29 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code, headers=error.headers)
+        return status_error(error.status_code, str(error.detail), error.headers)
+
+    @app.exception_handler(QueueFull)
+    async def busy(_: Request, error: QueueFull) -> JSONResponse:
+        return error_response("queue_full", str(error), headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    @app.exception_handler(ValueError)
+    async def refused(_: Request, error: ValueError) -> JSONResponse:
+        return error_response("input", str(error))
 
 
 class _MapCache:
-    """The ``GET /api/map`` answers, computed once per dimension on a background thread and kept; the k-means
-    clusters, which do not depend on the projection, are computed once for both dimensions."""
+    """The ``GET /api/map`` answers, computed once per dimension on a background thread and kept once they
+    succeeded (a failure is answered to the requests waiting for it, then forgotten); the k-means clusters, which
+    do not depend on the projection, are computed once for both dimensions. A corpus of more than ``max_points``
+    sentences is mapped through a fixed-seed sample of them, and only the sample's embeddings are read."""
 
-    def __init__(self, index: SemanticIndex, method: str, n_clusters: int | None, seed: int) -> None:
+    def __init__(self, index: SemanticIndex, method: str, n_clusters: int | None, seed: int, max_points: int
+                 ) -> None:
+        if max_points < 1:
+            raise ValueError(f"A map has at least 1 point, got map_max_points={max_points}.")
         self.index, self.method, self.n_clusters, self.seed = index, method, n_clusters, seed
+        self.max_points = max_points
         self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._clustering: Clustering | None = None
         self._lock = threading.Lock()  # one map computed at a time, so the second reuses the first's clusters
@@ -166,22 +206,37 @@ class _MapCache:
         try:
             answer = self._answer(dims)
         except Exception as error:  # noqa: BLE001  (handed to the waiting requests)
-            loop.call_soon_threadsafe(future.set_exception, error)
+            loop.call_soon_threadsafe(self._forget, dims, future, error)
             return
         loop.call_soon_threadsafe(future.set_result, answer)
 
+    def _forget(self, dims: int, future: asyncio.Future[dict[str, Any]], error: Exception) -> None:
+        """Fail the requests waiting for ``future`` and drop it, so that the next request computes the map again."""
+        if self._answers.get(dims) is future:
+            del self._answers[dims]
+        future.set_exception(error)
+
+    def positions(self) -> np.ndarray:
+        """The corpus positions on the map: all of them, or a fixed-seed sample of ``max_points``, in order."""
+        n = len(self.index)
+        if n <= self.max_points:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(self.seed).choice(n, self.max_points, replace=False))
+
     def _answer(self, dims: int) -> dict[str, Any]:
-        sentences = self.index.sentences
+        positions = self.positions()
+        embeddings = self.index.embeddings[positions]  # of a memory-mapped array, only these rows are read
+        sentences = [self.index.sentences[p] for p in positions]
         with self._lock:
-            result = corpus_map(self.index.embeddings, sentences, dims=dims, method=self.method,
-                                n_clusters=self.n_clusters, seed=self.seed, show_progress_bar=False,
-                                clustering=self._clustering)
+            result = corpus_map(embeddings, sentences, dims=dims, method=self.method, n_clusters=self.n_clusters,
+                                seed=self.seed, show_progress_bar=False, clustering=self._clustering)
             self._clustering = result.clustering
         axes = "xyz"[:dims]
         points = [
             {**{axis: float(value) for axis, value in zip(axes, row, strict=True)}, "cluster": int(label),
-             "position": position, "sentence": sentences[position]}
-            for position, (row, label) in enumerate(zip(result.coordinates, result.clustering.labels, strict=True))
+             "position": int(position), "sentence": sentence}
+            for position, sentence, row, label in zip(positions, sentences, result.coordinates,
+                                                      result.clustering.labels, strict=True)
         ]
         clusters = [{"id": c.label, "size": c.size, "summary": summary}
                     for c, summary in zip(result.clustering.clusters, result.summaries(), strict=True)]

@@ -9,8 +9,9 @@ slice of the results back.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
@@ -29,16 +30,51 @@ class SearchQuery(NamedTuple):
 
 
 def search_queries(index: SemanticIndex, queries: Sequence[SearchQuery]) -> list[list[Hit]]:
-    """Answer queries with different ``top_k`` and ``threshold`` through one :meth:`SemanticIndex.search` call.
+    """Answer queries with different ``top_k`` and ``threshold`` in one :meth:`SemanticIndex.search` call (one
+    encoder pass), each query searched with its own ``top_k`` and filtered by its own threshold.
 
-    The index is searched once for all queries with the largest ``top_k``; as hits come best first, each query's
-    first ``top_k`` hits above its threshold are what a search with its own options returns.
+    A query's hits never depend on the other queries of its batch: the index searches each group of equal
+    ``top_k`` apart, so an approximate backend (HNSW, IVF-PQ) gathers a query's candidates from its own ``top_k``.
     """
-    hits = index.search([q.query for q in queries], top_k=max(q.top_k for q in queries))
-    return [
-        [hit for hit in found[: q.top_k] if q.threshold is None or hit.score >= q.threshold]
-        for q, found in zip(queries, hits, strict=True)
-    ]
+    found = index.search([q.query for q in queries], top_k=[q.top_k for q in queries])
+    return [[hit for hit in hits if q.threshold is None or hit.score >= q.threshold]
+            for q, hits in zip(queries, found, strict=True)]
+
+
+class QueueFull(Exception):
+    """Raised by :meth:`WorkQueue.hold` when the queue has no room for a request's texts."""
+
+
+class WorkQueue:
+    """Counts the texts of the requests waiting for (or in) the encoder, and refuses more than ``max_items``.
+
+    A request is let in when its texts fit, or when nothing else waits (so one request larger than the bound is
+    still served, alone).
+
+    Attributes:
+        queued: texts held now.
+    """
+
+    def __init__(self, max_items: int) -> None:
+        if max_items < 1:
+            raise ValueError(f"The queue must hold at least 1 text, got max_items={max_items}.")
+        self.max_items = max_items
+        self.queued = 0
+
+    @contextmanager
+    def hold(self, items: int) -> Iterator[None]:
+        """Hold room for ``items`` texts while the block runs.
+
+        Raises:
+            QueueFull: when they do not fit beside the texts already held.
+        """
+        if self.queued and self.queued + items > self.max_items:
+            raise QueueFull(f"{self.queued} texts are queued, at most {self.max_items}")
+        self.queued += items
+        try:
+            yield
+        finally:
+            self.queued -= items
 
 
 @dataclass(frozen=True)
@@ -88,7 +124,7 @@ class MicroBatcher(Generic[Item, Result]):
         """The results of ``items``, computed in a batch with the items of concurrent calls.
 
         Raises:
-            Exception: whatever ``function`` raised for the batch.
+            Exception: whatever ``function`` raised for these items (run alone after their batch failed).
         """
         loop = asyncio.get_running_loop()
         if not self.enabled:
@@ -110,16 +146,28 @@ class MicroBatcher(Generic[Item, Result]):
             flat = [item for waiting in batch for item in waiting.items]
             try:
                 results = await self._run(loop, flat, requests=len(batch))
-            except Exception as error:  # noqa: BLE001  (handed to every request of the batch)
-                for waiting in batch:
-                    if not waiting.future.done():
-                        waiting.future.set_exception(error)
+            except Exception as error:  # noqa: BLE001  (answered to the request that caused it)
+                await self._answer_alone(loop, batch, error)
                 continue
             start = 0
             for waiting in batch:
-                if not waiting.future.done():  # a client that went away leaves a cancelled future
-                    waiting.future.set_result(results[start : start + len(waiting.items)])
+                _settle(waiting.future, results[start : start + len(waiting.items)])
                 start += len(waiting.items)
+
+    async def _answer_alone(self, loop: asyncio.AbstractEventLoop, batch: list[_Waiting[Item, Result]],
+                            error: Exception) -> None:
+        """After ``batch`` failed with ``error``: run each of its requests alone, so that each gets its own results
+        or its own error."""
+        if len(batch) == 1:
+            _settle(batch[0].future, error=error)
+            return
+        for waiting in batch:
+            if waiting.future.done():  # its client went away
+                continue
+            try:
+                _settle(waiting.future, await self._run(loop, waiting.items, requests=1))
+            except Exception as alone:  # noqa: BLE001  (this request's own error)
+                _settle(waiting.future, error=alone)
 
     def _take(self) -> list[_Waiting[Item, Result]]:
         """The oldest waiting requests, as many as fit in ``max_items`` (at least one)."""
@@ -135,3 +183,14 @@ class MicroBatcher(Generic[Item, Result]):
         self.calls += 1
         self.requests += requests
         return results
+
+
+def _settle(future: asyncio.Future[list[Result]], results: list[Result] | None = None,
+            error: Exception | None = None) -> None:
+    """Give ``future`` its results or its error, unless its client went away (a cancelled future)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(results)

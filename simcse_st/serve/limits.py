@@ -1,8 +1,10 @@
 """The request limits of the service and the JSON errors that name them.
 
-Every request the service refuses is answered with a 4xx status and ``{"error": <message>, "limit": <name>}``,
-where the message says what was wrong and how to fix it. The request bodies are validated by pydantic models;
-:func:`limit_error` turns pydantic's first complaint into the limit it broke.
+Every request the service refuses is answered with a 4xx status (503 when its queue is full) and
+``{"error": <message>, "limit": <name>}``, where the message says what was wrong and how to fix it. The request
+bodies are validated by pydantic models, in full, before anything reaches the encoder (a text is usable by the
+library's one rule, :func:`~simcse_st.data.text.is_usable_text`); :func:`limit_error` turns pydantic's first
+complaint into the limit it broke.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from simcse_st.data.text import is_usable_text
 
 MAX_ITEMS = 64
 """Queries, pairs or sentences in one request."""
@@ -21,27 +26,53 @@ MAX_TOP_K = 100
 """Largest ``top_k`` of a search."""
 MAX_BODY_BYTES = 1_000_000
 """Bytes in one request body (1 MB)."""
+RETRY_AFTER_S = 1
+"""Seconds a client is asked to wait (``Retry-After``) when the queue is full."""
 
 MESSAGES: dict[str, tuple[int, str]] = {
     "max_items": (422, f"at most {MAX_ITEMS} queries, pairs or sentences per request; split the request"),
     "min_items": (422, "give at least one query, pair or sentence"),
     "max_text_chars": (422, f"each text may hold at most {MAX_TEXT_CHARS} characters; shorten it"),
-    "blank_text": (422, "texts must not be empty or blank"),
+    "blank_text": (422, "texts must not be empty or blank (nothing left once whitespace and control separators "
+                   "such as U+001C..U+001F are removed)"),
+    "unicode": (422, "texts must be valid Unicode: an unpaired surrogate (e.g. \\ud800) cannot be encoded; "
+                "send UTF-8 text"),
     "top_k_range": (422, f"top_k must be an integer from 1 to {MAX_TOP_K}"),
     "threshold_range": (422, "threshold is a cosine similarity: null or a number from -1 to 1"),
     "dims": (422, "dims must be 2 or 3"),
     "max_body_bytes": (413, f"the request body may hold at most {MAX_BODY_BYTES:,} bytes (1 MB)"),
-    "json": (400, "the request body is not valid JSON"),
+    "json": (400, "the request body is not valid JSON (UTF-8, nested at most a few hundred levels)"),
     "shape": (422, "the request body does not have the documented shape"),
+    "input": (422, "the model refused this input"),
+    "map_size": (409, "the corpus is too small for this map"),
+    "host": (403, "this server does not serve the Host named by the request; open it by the address it printed, "
+             "or start it with --allowed-host NAME"),
+    "content_type": (415, "POST bodies must be JSON: send the header Content-Type: application/json"),
+    "api_key": (401, "this server needs its API key: send the header Authorization: Bearer KEY"),
+    "queue_full": (503, f"the server is busy (its queue of waiting texts is full); retry in {RETRY_AFTER_S} s"),
+    "not_found": (404, "no such page or API call; see the JSON API in README"),
+    "method": (405, "this HTTP method is not allowed here"),
 }
 """Each limit's status code and message."""
 
 _RANGE_LIMITS = {"top_k": "top_k_range", "threshold": "threshold_range"}
-_ERROR_LIMITS = {"string_too_long": "max_text_chars", "string_pattern_mismatch": "blank_text",
+_ERROR_LIMITS = {"string_too_long": "max_text_chars", "blank_text": "blank_text",
+                 "string_unicode": "unicode",  # pydantic refuses a str holding an unpaired surrogate
                  "json_invalid": "json"}
+_STATUS_LIMITS = {400: "json", 401: "api_key", 403: "host", 404: "not_found", 405: "method", 413: "max_body_bytes",
+                  415: "content_type", 503: "queue_full"}
 
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS, pattern=r"\S")]
-"""One text of a request: at most ``MAX_TEXT_CHARS`` characters, not empty or blank."""
+
+def _usable(text: str) -> str:
+    """``text`` when the library's one rule (:func:`~simcse_st.data.text.is_usable_text`) says it is usable."""
+    if not is_usable_text(text):
+        raise PydanticCustomError("blank_text", "the text is empty or blank")
+    return text
+
+
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(_usable)]
+"""One text of a request: valid Unicode (pydantic refuses unpaired surrogates), at most ``MAX_TEXT_CHARS``
+characters, usable by the library's rule."""
 Texts = Annotated[list[Text], Field(min_length=1, max_length=MAX_ITEMS)]
 """The texts of a request: 1 to ``MAX_ITEMS`` of them."""
 
@@ -73,11 +104,16 @@ class EmbedRequest(_Strict):
     sentences: Texts
 
 
-def error_response(limit: str, detail: str = "") -> JSONResponse:
+def error_response(limit: str, detail: str = "", headers: dict[str, str] | None = None) -> JSONResponse:
     """The JSON error of ``limit``: its status, and a message naming it (with ``detail`` appended)."""
     status, message = MESSAGES[limit]
     text = f"{limit}: {message}" + (f" ({detail})" if detail else "")
-    return JSONResponse({"error": text, "limit": limit}, status_code=status)
+    return JSONResponse({"error": text, "limit": limit}, status_code=status, headers=headers)
+
+
+def status_error(status: int, detail: str = "", headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error of an HTTP ``status`` raised outside the request models (404, 405, a body not parsed...)."""
+    return error_response(_STATUS_LIMITS.get(status, "shape"), detail, headers)
 
 
 def limit_error(errors: list[dict[str, Any]]) -> JSONResponse:

@@ -18,8 +18,13 @@ GRACEFUL_SHUTDOWN_S = 2
 """Seconds open requests get to finish after Ctrl-C / SIGTERM before they are cancelled."""
 
 
+STOPPED = "Stopped serving"
+"""What the server prints once it has shut down (before Python unloads its modules, which takes a second more)."""
+
+
 class AnnouncingServer(uvicorn.Server):
-    """uvicorn's server (which stops on SIGINT and SIGTERM), printing the URL once it listens."""
+    """uvicorn's server (which stops on SIGINT and SIGTERM), printing the URL once it listens and
+    :data:`STOPPED` once it has shut down."""
 
     async def startup(self, sockets: list | None = None) -> None:
         await super().startup(sockets)
@@ -27,6 +32,10 @@ class AnnouncingServer(uvicorn.Server):
             port = self.servers[0].sockets[0].getsockname()[1] if self.servers else self.config.port
             sentences = len(self.config.app.state.index)
             print(f"Serving {sentences} sentences at {url(self.config.host, port)} (Ctrl-C stops)", flush=True)
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        await super().shutdown(sockets)
+        print(STOPPED, flush=True)
 
 
 def url(host: str, port: int) -> str:
@@ -99,16 +108,21 @@ def launch(argv: list[str], timeout: float = 300.0, env: dict[str, str] | None =
     return Launched(process, found[0])
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 10.0) -> float:
+def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 60.0) -> float:
     """Send ``sig`` (SIGINT is Ctrl-C) to a launched server and wait for it to exit.
 
     Returns:
-        The seconds it took.
+        The seconds until it had shut down (it printed :data:`STOPPED`: its socket closed, its requests answered);
+        Python's exit (unloading torch) follows and is not counted.
 
     Raises:
         RuntimeError: when it does not exit within ``timeout`` (it is killed then) or exits with a non-zero status.
     """
     started = time.monotonic()
+    stopped: list[float] = []
+    reader = threading.Thread(target=lambda: stopped.extend(time.monotonic() for line in process.stdout or ()
+                                                            if line.startswith(STOPPED)), daemon=True)
+    reader.start()
     process.send_signal(sig)
     try:
         code = process.wait(timeout)
@@ -116,9 +130,10 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 1
         process.kill()
         process.wait()
         raise RuntimeError(f"the server did not stop within {timeout} s of {signal.Signals(sig).name}") from None
+    reader.join(timeout)
     if code != 0:
         raise RuntimeError(f"the server exited with status {code} on {signal.Signals(sig).name}")
-    return time.monotonic() - started
+    return (stopped[0] if stopped else time.monotonic()) - started
 
 
 def _first_url(lines: Iterable[str]) -> list[str]:

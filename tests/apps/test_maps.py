@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import json
 import re
@@ -105,11 +106,12 @@ def test_3d_map_png_has_one_colour_per_cluster_and_a_rotatable_html_page(pair_em
     assert not re.search(r"<script[^>]*\bsrc=", page)  # plotly.js is inlined: the page opens offline
     traces = html_traces(page)
     assert [trace["type"] for trace in traces] == ["scatter3d"] * 5
-    assert sorted(text for trace in traces for text in trace["text"]) == sorted(sentences)
+    assert sorted(html.unescape(text) for trace in traces for text in trace["text"]) == sorted(sentences)
     png_colours = colours_by_group(result.path, result)
     for trace in traces:  # each trace is one cluster, named by its legend entry, in the PNG's colour
         group = trace["name"].split(":")[0]
-        assert sorted(trace["text"]) == sorted(s for s, g in zip(sentences, result.groups, strict=True) if g == group)
+        assert sorted(html.unescape(text) for text in trace["text"]) == sorted(
+            s for s, g in zip(sentences, result.groups, strict=True) if g == group)
         rgb = tuple(int(c) for c in re.findall(r"\d+", trace["marker"]["color"]))
         assert rgb == png_colours[group].most_common(1)[0][0]
 

@@ -159,3 +159,20 @@ def test_plot_dims_3_writes_a_png_and_a_rotatable_html_map(tiny_bert_path, corpu
     assert [trace["type"] for trace in traces] == ["scatter3d"] * 3
     assert sorted(text for trace in traces for text in trace["text"]) == sorted(SENTENCES)
     assert capsys.readouterr().out.startswith(f"Wrote a 3-D pca map of 8 sentences in 3 groups to {out} and ")
+
+
+def test_plot_dims_3_html_map_shows_markup_in_sentences_as_text(tiny_bert_path, tmp_path):
+    """plotly renders hover text and legend names as HTML-like markup: a sentence holding a tag must be escaped."""
+    sentences = ['<img src=x onerror="alert(1)"> is a tag.', "Fish & chips <b>tonight</b>.", "A plain sentence.",
+                 "Another plain one."]
+    corpus = tmp_path / "markup.txt"
+    corpus.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    argv = ["plot", str(tiny_bert_path), "--corpus", str(corpus), "--out", str(tmp_path / "map.png"), "--method",
+            "pca", "--n-clusters", "4", "--dims", "3"]  # a cluster per sentence: each names a legend entry
+    assert main(argv) == 0
+    traces = html_traces((tmp_path / "map.html").read_text(encoding="utf-8"))
+    texts = [text for trace in traces for text in trace["text"]]
+    assert sorted(texts) == sorted(s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                                   for s in sentences)
+    assert not any("<" in trace["name"] or "<" in text for trace in traces for text in trace["text"])
+    assert any("&lt;img src=x" in trace["name"] for trace in traces)

@@ -1,6 +1,6 @@
 """The micro-batcher: concurrent requests share one call of the function and each gets its own slice back; switched
-off, each request runs alone; a failure reaches every request of its batch. And search_queries answers queries
-with different options as separate searches do."""
+off, each request runs alone; a failure reaches only the request that caused it. The work queue lets in what fits.
+And search_queries answers queries with different options as separate searches do."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from simcse_st.serve.batching import MicroBatcher, SearchQuery, search_queries
+from simcse_st.serve.batching import MicroBatcher, QueueFull, SearchQuery, WorkQueue, search_queries
 from tests.serve.conftest import CORPUS, QUERIES
 
 
@@ -66,17 +66,33 @@ def test_switched_off_each_request_runs_alone(encoder):
     assert batcher.calls == 5
 
 
-def test_a_failure_reaches_every_request_of_its_batch_and_the_next_batch_works(encoder):
+def test_a_failure_reaches_only_the_request_that_caused_it_and_the_next_batch_works(encoder):
     function = Recorder()
     batcher = MicroBatcher(function, encoder, max_wait=0.01)
 
     async def scenario():
-        failed = await submit_all(batcher, [[1], [-1]])
-        return failed, await batcher.submit([3])
+        answers = await submit_all(batcher, [[1, 2], [-1], [3]])
+        return answers, await batcher.submit([4])
 
-    failed, after = asyncio.run(scenario())
-    assert all(isinstance(result, ValueError) for result in failed)
-    assert after == [9]
+    answers, after = asyncio.run(scenario())
+    assert answers[0] == [1, 4] and answers[2] == [9]
+    assert isinstance(answers[1], ValueError)
+    assert function.batches[0] == [1, 2, -1, 3]  # they shared a batch, which failed, then ran alone
+    assert after == [16]
+
+
+def test_the_work_queue_lets_in_what_fits_and_one_request_when_empty():
+    queue = WorkQueue(max_items=4)
+    with queue.hold(3):
+        with pytest.raises(QueueFull):
+            with queue.hold(2):
+                pass
+        with queue.hold(1):
+            assert queue.queued == 4
+    assert queue.queued == 0
+    with queue.hold(10):  # larger than the bound, but nothing else waits
+        assert queue.queued == 10
+    assert queue.queued == 0
 
 
 def test_search_queries_with_different_options_equal_separate_searches(corpus_index):
@@ -87,3 +103,16 @@ def test_search_queries_with_different_options_equal_separate_searches(corpus_in
         want = corpus_index.search(q.query, top_k=q.top_k, threshold=q.threshold)[0]
         assert [hit.position for hit in got] == [hit.position for hit in want]
         assert [hit.score for hit in got] == pytest.approx([hit.score for hit in want], abs=1e-5)
+
+
+def test_search_queries_searches_each_query_with_its_own_top_k_in_one_encoder_call(corpus_index, monkeypatch):
+    """An approximate backend gathers candidates by top_k: a query sharing a batch with a larger top_k must still be
+    searched with its own, so that its hits do not depend on its batch-mates; the batch is still encoded once."""
+    calls = []
+    search = corpus_index.search
+    monkeypatch.setattr(corpus_index, "search",
+                        lambda texts, top_k: calls.append((list(texts), top_k)) or search(texts, top_k=top_k))
+    queries = list(QUERIES)
+    search_queries(corpus_index, [SearchQuery(queries[0], 3, None), SearchQuery(queries[1], 10, 0.2),
+                                  SearchQuery(queries[2], 3, 0.1)])
+    assert calls == [([queries[0], queries[1], queries[2]], [3, 10, 3])]

@@ -1,6 +1,7 @@
-"""A bounded load and fault test against a live ``simcse-st serve`` on 127.0.0.1: 1,000 requests from 8 threads,
-a tenth of them bad (every kind of limit), no 5xx, every good answer equal to ``SemanticIndex.search`` on the same
-query, and the server's memory after the run within 50 MB of before."""
+"""A bounded load and fault test against a live ``simcse-st serve --api-key`` on 127.0.0.1: 1,000 requests from 8
+threads, a tenth of them bad (every kind of limit, a foreign Host, no Content-Type, a wrong or missing key, a blank
+U+001C query), no 5xx, every good answer equal to ``SemanticIndex.search`` on the same query, and the server's
+memory after the run within 50 MB of before."""
 
 from __future__ import annotations
 
@@ -11,27 +12,39 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from simcse_st.serve.limits import MAX_BODY_BYTES, MAX_ITEMS, MAX_TEXT_CHARS, MAX_TOP_K
-from tests.serve.conftest import QUERIES
+from tests.serve.conftest import API_KEY, QUERIES
 
 N_REQUESTS = 1000
 N_THREADS = 8
 BAD_EVERY = 10  # one request in ten is bad
 MAX_RSS_GROWTH = 50 * 2**20
 
-# (method, path, body bytes or None, the limit named); each kind of bad input
+JSON = {"Content-Type": "application/json"}
+KEY = {"Authorization": f"Bearer {API_KEY}"}
+SEARCH = json.dumps({"queries": ["q"]}).encode()
+# (method, path, body bytes or None, headers besides the key (None: no key either), the limit named); each kind of
+# bad input
 BAD = [
-    ("POST", "/api/search", json.dumps({"queries": ["q"] * (MAX_ITEMS + 1)}).encode(), "max_items"),
-    ("POST", "/api/embed", json.dumps({"sentences": ["s"] * (MAX_ITEMS + 1)}).encode(), "max_items"),
-    ("POST", "/api/search", json.dumps({"queries": ["a" * (MAX_TEXT_CHARS + 1)]}).encode(), "max_text_chars"),
-    ("POST", "/api/similarity", json.dumps({"pairs": [["a", "b" * (MAX_TEXT_CHARS + 1)]]}).encode(), "max_text_chars"),
-    ("POST", "/api/search", json.dumps({"queries": ["q"], "top_k": MAX_TOP_K + 1}).encode(), "top_k_range"),
-    ("POST", "/api/search", json.dumps({"queries": ["q"], "top_k": 0}).encode(), "top_k_range"),
-    ("POST", "/api/search", json.dumps({"queries": [" "]}).encode(), "blank_text"),
-    ("POST", "/api/similarity", json.dumps({"pairs": [["", "b"]]}).encode(), "blank_text"),
-    ("POST", "/api/search", b"x" * (MAX_BODY_BYTES + 1), "max_body_bytes"),
-    ("POST", "/api/search", b'{"queries": [', "json"),
-    ("POST", "/api/search", json.dumps({"questions": ["q"]}).encode(), "shape"),
-    ("POST", "/api/similarity", json.dumps({"pairs": [["only one"]]}).encode(), "shape"),
+    ("POST", "/api/search", json.dumps({"queries": ["q"] * (MAX_ITEMS + 1)}).encode(), JSON, "max_items"),
+    ("POST", "/api/embed", json.dumps({"sentences": ["s"] * (MAX_ITEMS + 1)}).encode(), JSON, "max_items"),
+    ("POST", "/api/search", json.dumps({"queries": ["a" * (MAX_TEXT_CHARS + 1)]}).encode(), JSON, "max_text_chars"),
+    ("POST", "/api/similarity", json.dumps({"pairs": [["a", "b" * (MAX_TEXT_CHARS + 1)]]}).encode(), JSON,
+     "max_text_chars"),
+    ("POST", "/api/search", json.dumps({"queries": ["q"], "top_k": MAX_TOP_K + 1}).encode(), JSON, "top_k_range"),
+    ("POST", "/api/search", json.dumps({"queries": ["q"], "top_k": 0}).encode(), JSON, "top_k_range"),
+    ("POST", "/api/search", json.dumps({"queries": [" "]}).encode(), JSON, "blank_text"),
+    ("POST", "/api/search", json.dumps({"queries": ["a good query", "\u001c"]}).encode(), JSON, "blank_text"),
+    ("POST", "/api/similarity", json.dumps({"pairs": [["", "b"]]}).encode(), JSON, "blank_text"),
+    ("POST", "/api/search", b"x" * (MAX_BODY_BYTES + 1), JSON, "max_body_bytes"),
+    ("POST", "/api/search", b'{"queries": [', JSON, "json"),
+    ("POST", "/api/search", json.dumps({"questions": ["q"]}).encode(), JSON, "shape"),
+    ("POST", "/api/similarity", json.dumps({"pairs": [["only one"]]}).encode(), JSON, "shape"),
+    ("POST", "/api/search", SEARCH, {**JSON, "Host": "attacker.example"}, "host"),
+    ("GET", "/api/map", None, {"Host": "rebound.attacker.example:8000"}, "host"),
+    ("POST", "/api/search", SEARCH, {}, "content_type"),
+    ("POST", "/api/embed", SEARCH, {"Content-Type": "text/plain"}, "content_type"),
+    ("POST", "/api/search", SEARCH, {**JSON, "Authorization": f"Bearer {API_KEY}x"}, "api_key"),
+    ("GET", "/healthz", None, None, "api_key"),
 ]
 GOOD = [(query, top_k, threshold) for query in QUERIES for top_k, threshold in ((1, None), (5, None), (10, 0.2))]
 
@@ -57,11 +70,13 @@ def test_1000_requests_from_8_threads_a_tenth_bad(live_server, expected):
 
     def send(client: httpx.Client, number: int) -> tuple[int, str | None, object]:
         if number % BAD_EVERY == 0:
-            method, path, body, limit = BAD[(number // BAD_EVERY) % len(BAD)]
-            response = client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+            method, path, body, headers, limit = BAD[(number // BAD_EVERY) % len(BAD)]
+            headers = {} if headers is None else {**KEY, **headers}  # None: no key either
+            response = client.request(method, path, content=body, headers=headers)
             return response.status_code, limit, response.json().get("limit")
         key = GOOD[number % len(GOOD)]
-        response = client.post("/api/search", json={"queries": [key[0]], "top_k": key[1], "threshold": key[2]})
+        response = client.post("/api/search", json={"queries": [key[0]], "top_k": key[1], "threshold": key[2]},
+                               headers=KEY)
         hits = response.json()["results"][0] if response.status_code == 200 else response.text
         return response.status_code, None, (key, hits)
 

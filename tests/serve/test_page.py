@@ -1,6 +1,11 @@
 """The page in a real headless browser (Debian's Chromium driven by Selenium) against a live server on
-all-MiniLM-L6-v2: a typed query shows the expected sentence first, the map draws one point per sentence, and a
-screenshot of the page is saved to docs/serve.png for README.
+all-MiniLM-L6-v2 with an API key: the page asks for the key once, a typed query shows the expected sentence first,
+the map draws one point per sentence, a sentence of HTML shows as text, and a screenshot of the page is saved to
+docs/serve.png for README.
+
+The tests never wait for a moment: they wait for the state the page declares (``data-state="settled"`` on the hit
+list with ``data-query``, the query those hits answer; on the map with ``data-dims`` and ``data-hits``) and read
+what it shows in one script, inside that state, so a re-render cannot make what they read stale.
 
 Without Chromium and chromedriver these tests skip, naming what to install; with the CI environment variable set
 they fail instead, so CI never silently skips them.
@@ -15,7 +20,7 @@ import tempfile
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.serve.conftest import CORPUS, QUERIES
+from tests.serve.conftest import API_KEY, CORPUS, MARKUP, QUERIES
 
 CHROMIUM = ("/usr/bin/chromium", "chromium", "chromium-browser")
 CHROMEDRIVER = ("/usr/bin/chromedriver", "chromedriver")
@@ -40,7 +45,8 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def browser(live_server):
-    """A headless Chromium with a fresh profile, on the live server's page, 1280x860."""
+    """A headless Chromium with a fresh profile, on the live server's page, 1280x860, the API key given once when
+    the page asks for it."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -60,6 +66,7 @@ def browser(live_server):
     driver.set_page_load_timeout(WAIT_S)
     try:
         driver.get(live_server.url)
+        give_key(driver)
         yield driver
     finally:
         driver.quit()
@@ -67,49 +74,81 @@ def browser(live_server):
 
 
 def wait_for(driver, condition, message: str):
+    """``condition(driver)`` once it is truthy; elements gone stale meanwhile count as "not yet"."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message)
+    return WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: condition(d), message)
 
 
-def first_hits(driver) -> list[str]:
-    from selenium.webdriver.common.by import By
+def give_key(driver) -> None:
+    """Answer the page's one prompt for the API key (its first API call is refused with 401)."""
+    from selenium.webdriver.support import expected_conditions
 
-    return [el.text for el in driver.find_elements(By.CSS_SELECTOR, "#hits li .sentence .text")]
+    alert = wait_for(driver, expected_conditions.alert_is_present(), "the page did not ask for the API key")
+    assert "API key" in alert.text
+    alert.send_keys(API_KEY)
+    alert.accept()
 
 
-# each plotly scatter trace in the 2-D map: its name and how many points it drew as SVG paths
-DRAWN_POINTS = """
-return Array.from(document.querySelectorAll('#map g.trace.scatter')).map(
-  (g) => [g.__data__[0].trace.name, g.querySelectorAll('path.point').length]);
+# the hits shown once the hit list has settled on the given query (null before): read in one script, so that no
+# re-render can come between the check and the read
+SETTLED_HITS = """
+const list = document.getElementById('hits');
+if (list.dataset.state !== 'settled' || list.dataset.query !== arguments[0]) return null;
+return Array.from(list.querySelectorAll('li .sentence .text')).map((el) => el.textContent);
+"""
+
+# once the map has settled on the given dimensions and number of circled hits: each trace's name and its number
+# of points (as plotly drew them: SVG paths in 2-D, the scene's data in 3-D), the legend and the status line
+SETTLED_MAP = """
+const map = document.getElementById('map');
+if (map.dataset.state !== 'settled' || map.dataset.dims !== arguments[0] || map.dataset.hits !== arguments[1])
+  return null;
+const traces = arguments[0] === '2'
+  ? Array.from(map.querySelectorAll('g.trace.scatter')).map(
+      (g) => [g.__data__[0].trace.name, g.querySelectorAll('path.point').length])
+  : map.data.map((t) => [t.name, t.z.length]);
+return {traces, legend: Array.from(map.querySelectorAll('.legendtext')).map((el) => el.textContent),
+        status: document.getElementById('map-status').textContent,
+        scene: map.querySelectorAll('.gl-container, canvas').length};
 """
 
 
-def test_typed_query_shows_the_expected_sentence_first(browser):
+def search(driver, query: str) -> list[str]:
+    """Type ``query`` into the search box; the hits the page shows for it once settled."""
     from selenium.webdriver.common.by import By
 
-    box = browser.find_element(By.ID, "query")
+    box = driver.find_element(By.ID, "query")
+    box.clear()
+    box.send_keys(query)
+    return wait_for(driver, lambda d: d.execute_script(SETTLED_HITS, query), f"no hits settled for {query!r}")
+
+
+def settled_map(driver, dims: int, hits: int) -> dict:
+    return wait_for(driver, lambda d: d.execute_script(SETTLED_MAP, str(dims), str(hits)),
+                    f"the {dims}-D map with {hits} hits circled was not drawn")
+
+
+def test_typed_query_shows_the_expected_sentence_first(browser):
     for query, expected in list(QUERIES.items())[:2]:
-        box.clear()
-        box.send_keys(query)
-        wait_for(browser, lambda d, e=expected: first_hits(d)[:1] == [e],
-                 f"{expected!r} was not the first hit of {query!r}")
-    assert len(first_hits(browser)) == 10  # the default top 10
+        hits = search(browser, query)
+        assert hits[0] == expected, f"{expected!r} was not the first hit of {query!r}"
+        assert len(hits) == 10  # the default top 10
 
 
 def test_map_draws_one_point_per_sentence_and_circles_the_hits(browser):
     from selenium.webdriver.common.by import By
 
     browser.find_element(By.ID, "tab-map").click()
-    counts = wait_for(browser, lambda d: d.execute_script(DRAWN_POINTS) or None, "the map was not drawn")
-    clusters = {name: n for name, n in counts if name != "search hits"}
+    drawn = settled_map(browser, 2, 10)  # the last search's 10 hits, circled
+    clusters = {name: n for name, n in drawn["traces"] if name != "search hits"}
     assert len(clusters) == 6  # the live server's --n-clusters
     assert sum(clusters.values()) == len(CORPUS)
-    assert dict(counts)["search hits"] == 10  # the last search's hits, circled
-    legend = [el.text for el in browser.find_elements(By.CSS_SELECTOR, "#map .legendtext")]
-    assert len(legend) == len(clusters) + 1
-    status = browser.find_element(By.ID, "map-status").text
-    assert status.startswith(f"{len(CORPUS)} sentences in {len(clusters)} clusters")
+    assert dict(drawn["traces"])["search hits"] == 10
+    assert len(drawn["legend"]) == len(clusters) + 1
+    assert drawn["status"].startswith(f"{len(CORPUS)} sentences in {len(clusters)} clusters")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
 
@@ -118,13 +157,35 @@ def test_3d_toggle_draws_a_rotatable_scene_of_every_sentence(browser):
     from selenium.webdriver.common.by import By
 
     browser.find_element(By.ID, "dims-3").click()
-    traces = wait_for(browser, lambda d: d.execute_script(
-        "const gd = document.getElementById('map');"
-        "return gd.data && gd.data[0].type === 'scatter3d' ? gd.data.map((t) => [t.name, t.z.length]) : null;"),
-        "the 3-D map was not drawn")
-    assert sum(n for name, n in traces if name != "search hits") == len(CORPUS)
-    assert browser.find_elements(By.CSS_SELECTOR, "#map .gl-container, #map canvas")  # a WebGL scene
+    drawn = settled_map(browser, 3, 10)
+    assert sum(n for name, n in drawn["traces"] if name != "search hits") == len(CORPUS)
+    assert drawn["scene"]  # a WebGL scene
     browser.find_element(By.ID, "dims-2").click()
+    settled_map(browser, 2, 10)
+
+
+# hover the map's point of corpus position arguments[0]; the hover label's text (null until plotly drew it)
+HOVER = """
+const map = document.getElementById('map');
+const curve = map.data.findIndex((t) => t.name !== 'search hits' && t.customdata.includes(arguments[0]));
+Plotly.Fx.hover(map, [{curveNumber: curve, pointNumber: map.data[curve].customdata.indexOf(arguments[0])}]);
+const label = map.querySelector('.hoverlayer .hovertext');
+return label ? label.textContent : null;
+"""
+
+
+def test_a_sentence_of_html_shows_as_text_in_the_hits_and_the_map(browser):
+    """The corpus sentence ``<img src=x onerror=...>`` is shown as typed, never run (it would set the title)."""
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.ID, "tab-search").click()
+    assert MARKUP in search(browser, MARKUP)[:1]
+    browser.find_element(By.ID, "tab-map").click()
+    settled_map(browser, 2, 10)
+    hover = wait_for(browser, lambda d: d.execute_script(HOVER, CORPUS.index(MARKUP)), "no hover label")
+    assert "<img src=x onerror=" in hover and "& <b>bold</b>" in hover
+    assert not browser.find_elements(By.CSS_SELECTOR, "img, #map b")  # no element was made of the sentence
+    assert browser.title == "simcse-st"
 
 
 def test_similarity_view_shows_the_cosine_of_the_api(browser, live_server):
@@ -132,7 +193,8 @@ def test_similarity_view_shows_the_cosine_of_the_api(browser, live_server):
     from selenium.webdriver.common.by import By
 
     pair = ["A dog runs in the park.", "A puppy is running on the grass."]
-    expected = httpx.post(live_server.url + "api/similarity", json={"pairs": [pair]}).json()["scores"][0]
+    expected = httpx.post(live_server.url + "api/similarity", json={"pairs": [pair]},
+                          headers={"Authorization": f"Bearer {API_KEY}"}).json()["scores"][0]
     browser.find_element(By.ID, "tab-similarity").click()
     browser.find_element(By.ID, "first").send_keys(pair[0])
     browser.find_element(By.ID, "second").send_keys(pair[1])

@@ -7,16 +7,39 @@
   const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
     "#bcbd22", "#17becf"];
   const state = { hits: [], dims: 2, maps: {}, mapShown: false };
+  const KEY = "simcse-st-api-key"; // the server's API key (--api-key), asked once, kept for this tab's session
+  let asking = null; // the pending prompt for the key, shared by the calls that were refused meanwhile
+
+  function request(path, body) {
+    const headers = body === undefined ? {} : { "Content-Type": "application/json" };
+    const key = sessionStorage.getItem(KEY);
+    if (key) headers.Authorization = "Bearer " + key;
+    const options = body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) };
+    return fetch(path, options);
+  }
+
+  function askForKey() {
+    asking = asking || Promise.resolve().then(() => {
+      const key = window.prompt("This server needs its API key (simcse-st serve --api-key):");
+      if (key) sessionStorage.setItem(KEY, key.trim());
+      asking = null;
+      return Boolean(key);
+    });
+    return asking;
+  }
 
   async function api(path, body) {
-    const options = body === undefined ? {} : {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    };
-    const response = await fetch(path, options);
+    let response = await request(path, body);
+    if (response.status === 401 && await askForKey()) response = await request(path, body);
     const answer = await response.json();
     if (!response.ok) throw new Error(answer.error || response.statusText);
     return answer;
   }
+
+  // plotly renders hover text and legend names as HTML-like markup: corpus text must be escaped to show as text
+  // (no tag can open once < is escaped, so quotes need none)
+  const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
+  function escapeHtml(text) { return text.replace(/[&<>]/g, (c) => ENTITIES[c]); }
 
   function debounce(fn, ms) {
     let timer;
@@ -42,12 +65,21 @@
 
   // --- search ------------------------------------------------------------------------------------------
   let searchCount = 0;
+  // the hit list declares what it shows: data-state="settled" and data-query, the query its hits answer (tests
+  // and scripts wait for that instead of for a moment); "loading" while a newer query is on its way
+  function settleHits(query, hits) {
+    state.hits = hits;
+    renderHits(hits);
+    $("hits").dataset.query = query;
+    $("hits").dataset.state = "settled";
+  }
+
   async function search() {
     const query = $("query").value;
     const mine = ++searchCount;
+    $("hits").dataset.state = "loading";
     if (!query.trim()) {
-      state.hits = [];
-      $("hits").replaceChildren();
+      settleHits(query, []);
       setStatus("search-status", "");
       return;
     }
@@ -55,12 +87,13 @@
       const started = performance.now();
       const answer = await api("/api/search", { queries: [query], top_k: Number($("top-k").value) });
       if (mine !== searchCount) return; // a newer query is on its way
-      state.hits = answer.results[0];
-      renderHits(state.hits);
+      settleHits(query, answer.results[0]);
       setStatus("search-status", `${state.hits.length} hits in ${Math.round(performance.now() - started)} ms`);
       if (state.mapShown) drawMap();
     } catch (error) {
-      if (mine === searchCount) setStatus("search-status", error.message, true);
+      if (mine !== searchCount) return;
+      settleHits(query, []);
+      setStatus("search-status", error.message, true);
     }
   }
 
@@ -115,7 +148,8 @@
 
   // --- map ---------------------------------------------------------------------------------------------
   function shorten(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
-  function wrap(text) { return text.replace(/(.{1,60})(\s|$)/g, "$1<br>"); }
+  // escaped first, then cut into lines of about 60 characters at spaces (the <br> being the only markup)
+  function wrap(text) { return escapeHtml(text).replace(/(.{1,60})(\s|$)/g, "$1<br>"); }
 
   function mapTraces(data, dims, narrow) {
     const type = dims === 3 ? "scatter3d" : "scatter";
@@ -129,7 +163,7 @@
       const points = data.points.filter((p) => p.cluster === cluster.id);
       return {
         type, mode: "markers", ...coordinates(points),
-        name: `${cluster.id}: ${shorten(cluster.summary, narrow ? 34 : 48)} (${cluster.size})`,
+        name: `${cluster.id}: ${escapeHtml(shorten(cluster.summary, narrow ? 34 : 48))} (${cluster.size})`,
         text: points.map((p) => wrap(p.sentence)), customdata: points.map((p) => p.position),
         hovertemplate: "%{text}<extra>#%{customdata}</extra>",
         marker: { size, color: COLOURS[cluster.id % COLOURS.length], opacity: state.hits.length ? 0.6 : 0.9 },
@@ -148,11 +182,19 @@
     return traces;
   }
 
+  // the map declares what it shows as the hit list does: data-state="settled", data-dims and data-hits (how many
+  // search hits are circled); "loading" while it is computed or redrawn, "error" when it cannot be drawn
+  function mapFailed(message) {
+    setStatus("map-status", message, true);
+    $("map").dataset.state = "error";
+  }
+
   async function drawMap() {
     const dims = state.dims;
     state.mapShown = true;
+    $("map").dataset.state = "loading";
     if (typeof Plotly === "undefined") {
-      setStatus("map-status", "The map needs plotly: pip install simcse-st[serve]", true);
+      mapFailed("The map needs plotly: pip install simcse-st[serve]");
       return;
     }
     if (!state.maps[dims]) {
@@ -160,7 +202,7 @@
       try {
         state.maps[dims] = await api("/api/map?dims=" + dims);
       } catch (error) {
-        setStatus("map-status", error.message, true);
+        mapFailed(error.message);
         return;
       }
       if (dims !== state.dims) return;
@@ -173,9 +215,14 @@
       legend: narrow ? { orientation: "h", y: -0.02, yanchor: "top" } : { x: 1.01, y: 0.93, itemsizing: "constant" },
       xaxis: axis, yaxis: axis, scene: { xaxis: axis, yaxis: axis, zaxis: axis },
     };
-    await Plotly.react("map", mapTraces(data, dims, narrow), layout, { responsive: true, displaylogo: false });
-    const hits = state.hits.length ? `, ${state.hits.length} search hits circled` : "";
+    const traces = mapTraces(data, dims, narrow);
+    // the hits on the map (a map of a sample of a large corpus may not hold them all)
+    const circled = state.hits.length ? traces[traces.length - 1].x.length : 0;
+    await Plotly.react("map", traces, layout, { responsive: true, displaylogo: false });
+    if (dims !== state.dims) return; // the other dimension was asked for meanwhile
+    const hits = circled ? `, ${circled} search hits circled` : "";
     setStatus("map-status", `${data.points.length} sentences in ${data.clusters.length} clusters${hits}`);
+    Object.assign($("map").dataset, { state: "settled", dims: String(dims), hits: String(circled) });
   }
 
   document.querySelectorAll(".toggle button").forEach((button) => button.addEventListener("click", () => {
