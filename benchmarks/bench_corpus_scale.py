@@ -39,12 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from simcse_st.apps.corpus import read_sentences, resolve_model
-from simcse_st.apps.encoding import encode_corpus
-from simcse_st.apps.search import SemanticIndex, build_faiss_index, ivfpq_settings, recall
+from simcse_st.corpus import encode_corpus
 from simcse_st.data import load_sts_task
 from simcse_st.data.paths import DATA_DIR_ENV
 from simcse_st.data.sts import STS_TASKS
+from simcse_st.embedding import read_sentences, resolve_model
+from simcse_st.index import SemanticIndex, ivfpq_settings, recall
+from simcse_st.index.backends import build_faiss_index
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 PARTS = ("memory", "throughput", "recall", "synthetic")
@@ -167,7 +168,7 @@ def part_recall(args: argparse.Namespace, work: Path, sentences: list[str]) -> d
     embeddings = np.asarray(encoded.embeddings, dtype=np.float32)
     query_embeddings, corpus_embeddings = embeddings[: len(queries)], embeddings[len(queries):]
     exact = SemanticIndex(model, corpus, corpus_embeddings, backend="exact", show_progress_bar=False)
-    exact_hits = exact._search(query_embeddings, args.top_k, None, "exact")
+    exact_hits = exact.search_embeddings(query_embeddings, args.top_k)
     dimension = corpus_embeddings.shape[1]
     results = {"corpus": len(corpus), "queries": len(queries)}
     print(f"recall: {len(corpus):,} sentences, {len(queries):,} held-out queries, top-{args.top_k}, flat float32 = "
@@ -179,7 +180,7 @@ def part_recall(args: argparse.Namespace, work: Path, sentences: list[str]) -> d
         faiss_index = index._faiss()
         build = time.perf_counter() - start
         start = time.perf_counter()
-        found = index._search(query_embeddings, args.top_k, None, backend)
+        found = index.search_embeddings(query_embeddings, args.top_k)
         per_query = (time.perf_counter() - start) / len(queries) * 1000
         memory = faiss_memory_bytes(faiss_index) / len(corpus)
         name = backend if backend == "faiss-hnsw" else f"{backend} rerank={options['rerank']}"

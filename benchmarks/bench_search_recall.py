@@ -36,9 +36,9 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from simcse_st.apps import Hit, SemanticIndex
-from simcse_st.apps.corpus import encode_sentences, resolve_model
 from simcse_st.data import load_sts_task
 from simcse_st.data.paths import DATA_DIR_ENV
+from simcse_st.embedding import encode_sentences, resolve_model
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -76,11 +76,11 @@ def timed_search(
 ) -> tuple[list[list[Hit]], float]:
     """Each query's top-k hits with the index's backend, and the best of ``repeats`` search times in seconds
     (after a one-query warm-up search, which also builds a FAISS index on first use)."""
-    index._search(query_embeddings[:1], top_k, None, index.active_backend)
+    index.search_embeddings(query_embeddings[:1], top_k)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        hits = index._search(query_embeddings, top_k, None, index.active_backend)
+        hits = index.search_embeddings(query_embeddings, top_k)
         times.append(time.perf_counter() - start)
     return hits, min(times)
 

@@ -18,7 +18,7 @@ from simcse_st import __version__
 
 # subcommand modules, in the order ``--help`` lists them
 COMMAND_MODULES: list[str] = [
-    "eval", "mteb", "train", "quickstart", "encode", "index", "search", "cluster", "plot", "serve",
+    "eval", "mteb", "model_meta", "train", "quickstart", "encode", "index", "search", "cluster", "plot", "serve",
 ]
 
 

@@ -149,10 +149,27 @@ def training_max_seq_length(model: nn.Module) -> int | None:
     return getattr(model, TRAINING_LENGTH_ATTRIBUTE, None)
 
 
+WEIGHT_FILES = ("*.safetensors", "*.bin")
+"""What a saved model's weights are stored as (at the top or in a module's subfolder)."""
+
+
+def check_has_weights(name_or_path: str) -> None:
+    """Refuse a local folder that holds no model weights.
+
+    Raises:
+        ModelNotFoundError: naming the folder and the files it lacks.
+    """
+    path = Path(name_or_path)
+    if path.is_dir() and not any(next(path.rglob(pattern), None) for pattern in WEIGHT_FILES):
+        raise ModelNotFoundError(f"The model folder {path} holds no weights (no *.safetensors or *.bin file): pass the "
+                                 "folder a model was saved to.")
+
+
 def load_model(model_name_or_path: str | os.PathLike[str], **kwargs: object) -> SentenceTransformer:
     """Load any SentenceTransformer (a trained SimCSE model or another) with the same clear errors as
     :func:`build_simcse_model`: a missing local path, or a Hub name with no Hub reachable."""
     name = check_model_source(model_name_or_path)
+    check_has_weights(name)
     try:
         return SentenceTransformer(name, **kwargs)
     except OSError as error:

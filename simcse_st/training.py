@@ -33,6 +33,7 @@ from simcse_st.data import DataNotFoundError
 from simcse_st.evaluation import SentEvalSTSEvaluator
 from simcse_st.losses import SimCSELoss, SupervisedSimCSELoss
 from simcse_st.losses.infonce import world_size
+from simcse_st.model_card import describe_training, training_record, write_training_record
 from simcse_st.models import build_simcse_model
 from simcse_st.recipes import Recipe
 
@@ -82,6 +83,7 @@ class TrainingResult:
         best_checkpoint: the checkpoint kept for its STS dev score, or None without dev evaluation.
         best_dev_score: its score (the metric of :func:`dev_metric`: STS-B dev by default), or None.
         dev_scores: ``(step, score)`` of every dev evaluation, in order.
+        test_scores: the final model's STS table (Spearman x100 per task and ``avg``), or None without the data.
     """
 
     output_dir: Path
@@ -89,6 +91,7 @@ class TrainingResult:
     best_checkpoint: str | None = None
     best_dev_score: float | None = None
     dev_scores: list[tuple[int, float]] = field(default_factory=list)
+    test_scores: dict[str, float] | None = None
 
 
 def build_model(recipe: Recipe, model_name_or_path: str | os.PathLike[str]) -> SentenceTransformer:
@@ -269,13 +272,22 @@ def has_checkpoint(output_dir: str | os.PathLike[str]) -> bool:
     return Path(output_dir).is_dir() and get_last_checkpoint(str(output_dir)) is not None
 
 
-def describe_card(model: SentenceTransformer, recipe: Recipe, data_name: str) -> None:
-    """Name the recipe and the data in the model card (the loss, hyperparameters and dev scores are added by the
-    trainer and the evaluator)."""
-    kind = "unsupervised" if recipe.objective == "unsup" else "supervised"
-    model.model_card_data.model_name = f"SimCSE ({kind}, recipe {recipe.name}) trained on {data_name}"
-    model.model_card_data.train_datasets = [{"name": data_name}]
-    model.model_card_data.add_tags(["simcse", f"simcse-recipe-{recipe.name}"])
+def final_evaluation(model: SentenceTransformer, data_dir: str | os.PathLike[str] | None) -> dict[str, float] | None:
+    """Score the final model on the seven STS test sets and measure its alignment and uniformity on STS-B test,
+    for its model card (the evaluators record their metrics there); None with a note when the data is missing.
+
+    Returns:
+        The STS table (Spearman x100 per task and ``avg``), or None.
+    """
+    from simcse_st.evaluation import AlignmentUniformityEvaluator
+
+    try:
+        scores = SentEvalSTSEvaluator(data_dir=data_dir, split="test", name="sts_test", show_progress_bar=False)(model)
+        AlignmentUniformityEvaluator(data_dir=data_dir, split="test", show_progress_bar=False)(model)
+    except DataNotFoundError as error:
+        logger.warning("No STS test data (%s): the model card has no STS table.", error)
+        return None
+    return {key.removeprefix("sts_test_"): value for key, value in scores.items()}
 
 
 def train_simcse(
@@ -293,6 +305,10 @@ def train_simcse(
     dev_tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS,
     loss_options: dict[str, Any] | None = None,
     callbacks: list[Any] | None = None,
+    name: str | None = None,
+    license: str | None = None,
+    languages: list[str] | None = None,
+    final_scores: bool = True,
     **argument_overrides: Any,
 ) -> TrainingResult:
     """Train a SimCSE model with ``recipe`` and save the (best) model to ``output_dir``.
@@ -315,6 +331,11 @@ def train_simcse(
         loss_options: further keyword arguments of the loss (see :func:`build_loss`); gathering across devices
             is on by default when the run has more than one process.
         callbacks: extra ``transformers.TrainerCallback`` objects.
+        name: the model's ``ORG/NAME`` (MTEB and the Hub), recorded in its card.
+        license: the model's licence (e.g. ``apache-2.0``), recorded in its card.
+        languages: the model's languages (e.g. ``["en"]``), recorded in its card.
+        final_scores: score the final model on the seven STS test sets and its alignment/uniformity for its card
+            (:func:`final_evaluation`; skipped with a note when the data is missing).
         argument_overrides: further training arguments (see :func:`training_arguments`).
 
     Returns:
@@ -353,10 +374,14 @@ def train_simcse(
         recipe, output_dir, max_steps=max_steps, seed=seed, select_on_dev=evaluator is not None,
         dev_tasks=dev_tasks, **argument_overrides,
     )
-    describe_card(model, recipe, data_name)
+    record = training_record(recipe, model_name_or_path, data_name, dev_tasks if evaluator is not None else (), name)
+    describe_training(model, record, license, languages)
     trainer = build_trainer(model, loss, train_dataset, args, evaluator, callbacks)
     trainer.train(resume_from_checkpoint=True if resume else None)
+    test_scores = final_evaluation(model, data_dir) if final_scores and trainer.is_world_process_zero() else None
     trainer.save_model(str(output_dir))
+    if trainer.is_world_process_zero():
+        write_training_record(output_dir, record)
     state = trainer.state
     metric = dev_metric(dev_tasks)
     dev_scores = [(entry["step"], entry[metric]) for entry in state.log_history if metric in entry]
@@ -367,5 +392,6 @@ def train_simcse(
         best_checkpoint=state.best_model_checkpoint if evaluator is not None else None,
         best_dev_score=state.best_metric if evaluator is not None else None,
         dev_scores=dev_scores,
+        test_scores=test_scores,
     )
 

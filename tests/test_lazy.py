@@ -7,10 +7,12 @@ import importlib
 import pytest
 
 import simcse_st
+import simcse_st.apps
 import simcse_st.evaluation
 
 
-@pytest.mark.parametrize("package", [simcse_st, simcse_st.evaluation], ids=lambda package: package.__name__)
+@pytest.mark.parametrize("package", [simcse_st, simcse_st.apps, simcse_st.evaluation],
+                         ids=lambda package: package.__name__)
 def test_every_exported_name_resolves_and_unknown_names_fail(package) -> None:
     exports = package._EXPORTS
     for name, module in exports.items():

@@ -1,18 +1,34 @@
-"""Applications of sentence embeddings: semantic search, sentence similarity, clustering and 2-D/3-D maps of a
-corpus, and encoding corpora of any size (chunked, resumable, sharded, multi-process or on Ray).
+"""Applications of sentence embeddings: sentence similarity, clustering and 2-D/3-D maps of a corpus.
 
 They work with any sentence-transformers model (a SimCSE model or another), given as a loaded
-``SentenceTransformer`` or as its local path or Hugging Face Hub name.
+``SentenceTransformer`` or as its local path or Hugging Face Hub name. Semantic search (:mod:`simcse_st.index`)
+and the encoding of corpora of any size (:mod:`simcse_st.corpus`) are re-exported here too; every name is
+imported on first use.
 """
 
 from __future__ import annotations
 
-from simcse_st.apps.clustering import Cluster, Clustering, cluster
-from simcse_st.apps.corpus import read_sentences
-from simcse_st.apps.encoding import EncodedCorpus, encode_corpus
-from simcse_st.apps.maps import CorpusMap, Map, corpus_map, plot_map, project
-from simcse_st.apps.search import Hit, SemanticIndex
-from simcse_st.apps.similarity import embed, pair_similarities
+from simcse_st._lazy import lazy_exports
 
-__all__ = ["Cluster", "Clustering", "CorpusMap", "EncodedCorpus", "Hit", "Map", "SemanticIndex", "cluster",
-           "corpus_map", "embed", "encode_corpus", "pair_similarities", "plot_map", "project", "read_sentences"]
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Cluster": "simcse_st.apps.clustering",
+    "Clustering": "simcse_st.apps.clustering",
+    "cluster": "simcse_st.apps.clustering",
+    "CorpusMap": "simcse_st.apps.maps",
+    "Map": "simcse_st.apps.maps",
+    "corpus_map": "simcse_st.apps.maps",
+    "plot_map": "simcse_st.apps.maps",
+    "project": "simcse_st.apps.maps",
+    "embed": "simcse_st.apps.similarity",
+    "pair_similarities": "simcse_st.apps.similarity",
+    "read_sentences": "simcse_st.data.text",
+    "EncodedCorpus": "simcse_st.corpus.store",
+    "encode_corpus": "simcse_st.corpus.encode",
+    "Hit": "simcse_st.index.semantic",
+    "SemanticIndex": "simcse_st.index.semantic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simcse_st.apps.corpus import ModelLike, check_sentences, embed_corpus
+from simcse_st.embedding import ModelLike, check_sentences, embed_corpus
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from simcse_st.apps.clustering import Clustering, cluster, default_n_clusters
-from simcse_st.apps.corpus import ModelLike, check_sentences, embed_corpus
+from simcse_st.embedding import ModelLike, check_sentences, embed_corpus
 
 PROJECTIONS: tuple[str, ...] = ("pca", "tsne", "umap")
 """Projections of :func:`plot_map`; ``umap`` needs ``pip install simcse-st[umap]``."""

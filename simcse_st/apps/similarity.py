@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from simcse_st.apps.corpus import ModelLike, check_sentences, encode_sentences, resolve_model
+from simcse_st.embedding import ModelLike, check_sentences, encode_sentences, resolve_model
 
 
 def embed(model: ModelLike, sentences: Sequence[str], batch_size: int = 64) -> np.ndarray:

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from simcse_st.apps.search import SemanticIndex
+    from simcse_st.index import SemanticIndex
 
 MODEL_HELP = "a sentence-transformers model: a local folder or a Hugging Face Hub name"
 
@@ -60,7 +60,7 @@ def ivfpq_options(args: argparse.Namespace) -> dict[str, Any]:
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     """What :func:`open_index` reads: MODEL, ``--corpus FILE`` or ``--index DIR``, ``--backend``, ``--batch-size``
     and the IVF-PQ settings."""
-    from simcse_st.apps.search import BACKENDS
+    from simcse_st.index import BACKENDS
 
     parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
                         help=f"{MODEL_HELP}; required with --corpus, optional with --index")
@@ -81,7 +81,7 @@ def open_index(args: argparse.Namespace) -> SemanticIndex:
     Raises:
         ValueError: for ``--corpus`` without MODEL.
     """
-    from simcse_st.apps.search import SemanticIndex
+    from simcse_st.index import SemanticIndex
 
     options = {"batch_size": args.batch_size, **ivfpq_options(args)}
     if args.backend is not None:

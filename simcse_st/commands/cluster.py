@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Cluster the corpus, print the summary and write the labels."""
     from simcse_st.apps.clustering import cluster
-    from simcse_st.apps.corpus import read_sentences
+    from simcse_st.embedding import read_sentences
 
     sentences = read_sentences(args.corpus)
     method = args.method or ("agglomerative" if args.distance_threshold is not None else "kmeans")

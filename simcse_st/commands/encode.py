@@ -9,7 +9,8 @@ from simcse_st.commands._apps import MODEL_HELP, add_batch_size_argument
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``encode`` subcommand."""
-    from simcse_st.apps.encoding import DTYPES, ENGINES
+    from simcse_st.corpus.engines import ENGINES
+    from simcse_st.corpus.store import DTYPES
 
     parser = subparsers.add_parser(
         "encode",
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Encode the corpus (or continue an interrupted run) and print a summary."""
-    from simcse_st.apps.encoding import encode_corpus
+    from simcse_st.corpus import encode_corpus
 
     devices = [device.strip() for device in args.devices.split(",") if device.strip()] if args.devices else None
     encoded = encode_corpus(

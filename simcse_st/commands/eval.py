@@ -30,12 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options ``eval`` and ``mteb`` share: data root, tasks, batch size and JSON output."""
+def add_data_arguments(parser: argparse.ArgumentParser, any_task: bool = False) -> None:
+    """The options ``eval`` and ``mteb`` share: data root, tasks, batch size and JSON output.
+
+    Args:
+        parser: the subcommand's parser.
+        any_task: accept any task name (``mteb --source hub`` runs any MTEB task; names are checked later).
+    """
     parser.add_argument("--data-dir", metavar="ROOT", default=None,
                         help="the data root holding senteval/ (default: $SIMCSE_DATA_DIR)")
-    parser.add_argument("--tasks", nargs="+", choices=STS_TASKS, default=None, metavar="TASK",
-                        help=f"tasks to run, among {' '.join(STS_TASKS)} (default: all seven for the test split)")
+    among = f"among {' '.join(STS_TASKS)}{', or with --source hub any MTEB task' if any_task else ''}"
+    parser.add_argument("--tasks", nargs="+", choices=None if any_task else STS_TASKS, default=None, metavar="TASK",
+                        help=f"tasks to run, {among} (default: all seven for the test split)")
     parser.add_argument("--batch-size", type=int, default=128, help="sentences per forward pass (default: 128)")
     parser.add_argument("--json", metavar="OUT", default=None,
                         help='write {"STS12": 72.37, ..., "avg": ...} (Spearman x100, two decimals) to OUT')

@@ -9,7 +9,7 @@ from simcse_st.commands._apps import MODEL_HELP, add_corpus_arguments, add_ivfpq
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``index`` subcommand."""
-    from simcse_st.apps.search import BACKENDS
+    from simcse_st.index import BACKENDS
 
     parser = subparsers.add_parser(
         "index",
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and save the index."""
-    from simcse_st.apps.search import SemanticIndex, build_index_from_encoded
+    from simcse_st.index import SemanticIndex, build_index_from_encoded
 
     if args.from_embeddings is not None:
         if args.corpus is not None or args.model is not None:

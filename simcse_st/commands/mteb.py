@@ -1,47 +1,112 @@
-"""``simcse-st mteb``: MTEB's own STS evaluator on the paper's seven tasks, from the local SentEval files."""
+"""``simcse-st mteb``: MTEB on the paper's seven STS tasks (local SentEval files) or any MTEB tasks or benchmark
+(Hub), named and versioned, resumable, written in ``ResultCache``'s layout."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simcse_st.commands.eval import add_data_arguments, report
+from simcse_st.evaluation.mteb_bridge import OVERWRITE_STRATEGIES
+
+if TYPE_CHECKING:
+    from simcse_st.evaluation.mteb_meta import MetaOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``mteb`` subcommand."""
     parser = subparsers.add_parser(
         "mteb",
-        help="run MTEB's STS evaluator on the seven STS tasks (needs the mteb extra)",
-        description="Evaluate MODEL with the mteb package on the paper's seven STS tasks, read from the local "
-        "SentEval files (or MTEB's Hub tasks with --source hub), and print cosine Spearman x100.",
+        help="run MTEB: the seven STS tasks locally, or any MTEB tasks or benchmark (needs the mteb extra)",
+        description="Evaluate MODEL with the mteb package: the paper's seven STS tasks read from the local SentEval "
+        "files, or with --source hub any MTEB tasks (--tasks) or benchmark (--benchmark). Results are written "
+        "by MTEB's ResultCache under --output-dir as results/<org>__<name>/<revision>/<task>.json with "
+        "model_meta.json; a run started again evaluates only the tasks that are missing.",
     )
     parser.add_argument("model", metavar="MODEL", help="a local model folder or a Hugging Face Hub name")
-    add_data_arguments(parser)
+    add_data_arguments(parser, any_task=True)
+    add_meta_arguments(parser)
     parser.add_argument("--output-dir", metavar="DIR", default=None,
-                        help="where MTEB writes its result JSON files (default: not written)")
+                        help="the results folder, in MTEB's ResultCache layout (default: not written)")
     parser.add_argument("--source", choices=("local", "hub"), default="local",
-                        help="local: SentEval files under the data root; hub: MTEB's official tasks "
+                        help="local: SentEval files under the data root; hub: MTEB's own tasks (default: %(default)s)")
+    parser.add_argument("--benchmark", metavar="NAME", default=None,
+                        help='one of MTEB\'s benchmarks, e.g. "MTEB(eng, v2)" (with --source hub)')
+    parser.add_argument("--overwrite-strategy", choices=OVERWRITE_STRATEGIES, default="only-missing",
+                        help="as mteb.evaluate's: only-missing evaluates only tasks missing from --output-dir "
                         "(default: %(default)s)")
+    parser.add_argument("--update-card", action="store_true",
+                        help="add the run's scores as a table to the model folder's README.md")
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the model, run MTEB, print the table and write the JSON."""
-    from simcse_st.evaluation.mteb_bridge import run_mteb
-    from simcse_st.models import load_model
+def add_meta_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``mteb`` and ``model-meta`` share: what MTEB's ModelMeta cannot read from the model."""
+    parser.add_argument("--name", metavar="ORG/NAME", default=None,
+                        help="the model's name for MTEB (default: the name recorded at training, else the Hub name, "
+                        "else local/<folder>)")
+    parser.add_argument("--revision", metavar="REV", default=None,
+                        help="the model's revision (default: the Hub commit, else a hash of weights and config)")
+    parser.add_argument("--license", default=None,
+                        help="the model's licence, e.g. apache-2.0 (default: the model card's)")
+    parser.add_argument("--languages", nargs="+", metavar="CODE", default=None,
+                        help="ISO 639-3 and script codes, e.g. eng-Latn (default: the model card's, else eng-Latn)")
 
+
+def meta_options(args: argparse.Namespace, require_license: bool = True) -> MetaOptions:
+    """The :class:`~simcse_st.evaluation.mteb_meta.MetaOptions` of the command line."""
+    from simcse_st.evaluation.mteb_meta import MetaOptions, check_model_name
+
+    return MetaOptions(
+        name=check_model_name(args.name) if args.name is not None else None,
+        revision=args.revision,
+        license=args.license,
+        languages=tuple(args.languages) if args.languages else None,
+        require_license=require_license,
+    )
+
+
+def check_output_dir(output_dir: str | None) -> None:
+    """Refuse an ``--output-dir`` that is a file.
+
+    Raises:
+        NotADirectoryError: naming it.
+    """
+    if output_dir is not None and Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise NotADirectoryError(f"--output-dir {output_dir} is a file: pass a folder (it is created if missing).")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the arguments, load the model, run MTEB, print the table, write the JSON (and the card's table)."""
     try:
         import mteb  # noqa: F401
     except ImportError as error:
         raise OSError(f"simcse-st mteb needs the mteb package ({error}); install it with pip install "
                       "'simcse-st[mteb]'.") from error
+    from simcse_st.evaluation.mteb_bridge import mteb_tasks, revision_folder, run_mteb
+    from simcse_st.evaluation.mteb_meta import build_model_meta
+    from simcse_st.models import load_model
+
+    options = meta_options(args, require_license=args.output_dir is not None)  # no licence needed unless written
+    check_output_dir(args.output_dir)
+    if args.update_card and not Path(args.model).is_dir():
+        raise ValueError(f"--update-card writes the scores into a local model folder's README.md; {args.model} is "
+                         "not a folder.")
+    tasks = mteb_tasks(args.tasks, args.data_dir, args.source, args.benchmark)
+    model = load_model(args.model)
+    meta = build_model_meta(model, args.model, options)
+    print(f"Evaluating {meta.name} at revision {meta.revision} on {len(tasks)} MTEB task(s).", flush=True)
     scores = run_mteb(
-        load_model(args.model),
-        data_dir=args.data_dir,
-        tasks=args.tasks,
-        output_folder=args.output_dir,
-        source=args.source,
-        batch_size=args.batch_size,
+        model, data_dir=args.data_dir, tasks=args.tasks, output_folder=args.output_dir, source=args.source,
+        batch_size=args.batch_size, benchmark=args.benchmark, meta=meta,
+        overwrite_strategy=args.overwrite_strategy, report=lambda line: print(line, flush=True),
     )
     report(scores, args.json)
+    if args.output_dir is not None:
+        print(f"MTEB results: {revision_folder(args.output_dir, meta)}")
+    if args.update_card:
+        from simcse_st.model_card import add_mteb_scores
+
+        print(f"Added the scores to {add_mteb_scores(args.model, meta, scores, args.benchmark)}")
     return 0

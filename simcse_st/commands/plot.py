@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the corpus and labels, draw the map and say where it is."""
-    from simcse_st.apps.corpus import read_sentences
     from simcse_st.apps.maps import plot_map
+    from simcse_st.embedding import read_sentences
 
     check_map_options(args.method, args.dims)
     sentences = read_sentences(args.corpus)

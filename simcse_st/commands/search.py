@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Check the queries, open or build the index, search and print the hits."""
-    from simcse_st.apps.corpus import check_sentences
-    from simcse_st.apps.search import check_search_arguments
+    from simcse_st.embedding import check_sentences
+    from simcse_st.index.semantic import check_search_arguments
 
     queries = check_sentences(args.query, what="query")
     check_search_arguments(args.top_k, args.threshold)

@@ -65,6 +65,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", metavar="ROOT", default=None,
                         help="the data root holding senteval/ for STS dev (default: $SIMCSE_DATA_DIR)")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default: %(default)s)")
+    parser.add_argument("--name", metavar="ORG/NAME", default=None,
+                        help="the model's name on the Hub and MTEB, recorded in its model card")
+    parser.add_argument("--license", default=None,
+                        help="the model's licence (e.g. apache-2.0, usually the base model's), recorded in its model "
+                        "card; MTEB requires one")
+    parser.add_argument("--language", nargs="+", metavar="CODE", default=None,
+                        help="the model's languages as the Hub writes them (e.g. en), recorded in its model card")
+    parser.add_argument("--final-scores", action=argparse.BooleanOptionalAction, default=True,
+                        help="score the final model on the seven STS test sets and its alignment/uniformity on STS-B "
+                        "test, shown in its model card (default: on)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --output-dir from its last checkpoint")
     parser.set_defaults(func=run)
@@ -120,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
     from simcse_st.training import DEV_SELECTIONS, per_device_batch_size, train_simcse, world_size
 
     recipe = recipe_from_args(args)
+    if args.name is not None:
+        from simcse_st.evaluation.mteb_meta import check_model_name
+
+        check_model_name(args.name)
     if args.max_steps is not None and args.max_steps < 1:
         raise ValueError(f"--max-steps must be a positive integer, got {args.max_steps}.")
     processes = world_size()
@@ -140,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         model, dataset, args.output_dir, recipe,
         data_dir=args.data_dir, data_name=Path(args.train_file).name, max_steps=args.max_steps, seed=args.seed,
         resume=args.resume, dev_tasks=DEV_SELECTIONS[args.select_on], loss_options=loss_options(args),
+        name=args.name, license=args.license, languages=args.language, final_scores=args.final_scores,
     )
     if result.best_checkpoint is not None:
         scores = ", ".join(f"{step}: {score:.2f}" for step, score in result.dev_scores)

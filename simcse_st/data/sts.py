@@ -45,6 +45,9 @@ STS_TASK_LABELS: dict[str, str] = {
 }
 """Column headers of the paper's table for each task."""
 
+MTEB_HUB_TASKS: dict[str, str] = {task: task for task in STS_TASKS} | {"SICKRelatedness": "SICK-R"}
+"""MTEB's own (Hub) task for each of our task names."""
+
 # SentEval's subset lists, in SentEval's order.
 SENTEVAL_SUBSETS: dict[str, tuple[str, ...]] = {
     "STS12": ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"),

@@ -1,22 +1,31 @@
-"""Run the ``mteb`` package on the paper's seven STS tasks, from the local SentEval files or from the Hub."""
+"""Run the ``mteb`` package: the paper's seven STS tasks from the local SentEval files, or any MTEB tasks or benchmark
+from the Hub, with results written by MTEB's ``ResultCache`` under the model's name and revision."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simcse_st.data.sts import STS_TASKS
+from simcse_st.data.sts import MTEB_HUB_TASKS, STS_TASKS
 
 if TYPE_CHECKING:
+    from mteb import ResultCache
+    from mteb.abstasks.abstask import AbsTask
+    from mteb.models.model_meta import ModelMeta
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
     from sentence_transformers import SentenceTransformer
+
+__all__ = ["MTEB_HUB_TASKS", "OVERWRITE_STRATEGIES", "mteb_tasks", "run_mteb"]
 
 logger = logging.getLogger(__name__)
 
-MTEB_HUB_TASKS: dict[str, str] = {task: task for task in STS_TASKS} | {"SICKRelatedness": "SICK-R"}
-"""MTEB's own (Hub) task for each of our task names."""
+OVERWRITE_STRATEGIES = ("only-missing", "always", "never", "only-cache")
+"""MTEB's ``overwrite_strategy`` values (``mteb.evaluate``); ``only-missing`` resumes an interrupted run."""
 
 
 def run_mteb(
@@ -27,32 +36,45 @@ def run_mteb(
     source: str = "local",
     batch_size: int = 128,
     show_progress_bar: bool = True,
+    *,
+    benchmark: str | None = None,
+    meta: ModelMeta | None = None,
+    overwrite_strategy: str = "only-missing",
+    report: Callable[[str], None] = logger.info,
 ) -> dict[str, float]:
-    """Evaluate ``model`` with MTEB's own STS evaluator; returns cosine Spearman x100 per task and ``avg``.
+    """Evaluate ``model`` with MTEB; returns each task's main score x100 (cosine Spearman for STS) and ``avg``.
 
     With ``source="local"`` each task is a custom MTEB task whose data are the SentEval files under the data
     root (subsets concatenated, unscored pairs skipped), so the numbers are comparable with
-    :class:`SentEvalSTSEvaluator` pair for pair. With ``source="hub"``, MTEB's official tasks are loaded from
-    the Hub instead (``tasks`` may then also name any MTEB task, e.g. ``"STS17"``).
+    :class:`SentEvalSTSEvaluator` pair for pair. With ``source="hub"``, MTEB's own tasks are loaded from the Hub
+    (``tasks`` may name any MTEB task, e.g. ``"STS17"``, or ``benchmark`` one of MTEB's benchmarks).
 
-    MTEB always evaluates the model it is given: earlier results of a model with the same name are never
-    read back (``overwrite_strategy="always"``). Results are written as MTEB JSON files under
-    ``output_folder`` when it is given, and not written at all otherwise.
+    Results are written by MTEB's ``ResultCache`` under ``output_folder``
+    (``results/<org>__<name>/<revision>/<task>.json`` and ``model_meta.json``), and not written at all without
+    it. The run is named and versioned by ``meta`` (see :func:`simcse_st.evaluation.mteb_meta.build_model_meta`);
+    without one, by MTEB's own metadata of the model with a hash of its weights as the revision, so a changed
+    model is never read back as the old one. With ``overwrite_strategy="only-missing"`` tasks whose results are
+    already there are read back, not evaluated again, and ``report`` says so; it also reports each task done, of
+    the total.
 
     Args:
         model: a SentenceTransformer, or a local path / Hub name to load one from.
         data_dir: the data root holding ``senteval/``; defaults to ``$SIMCSE_DATA_DIR`` (local source only).
-        tasks: our task names (:data:`simcse_st.data.STS_TASKS`, all seven by default).
-        output_folder: where MTEB writes its result files (``<folder>/<model>/<revision>/<task>.json``).
+        tasks: task names: ours (:data:`simcse_st.data.STS_TASKS`, all seven by default) or, from the Hub, MTEB's.
+        output_folder: the ``ResultCache`` folder.
         source: ``"local"`` or ``"hub"``.
         batch_size: sentences per forward pass.
-        show_progress_bar: show MTEB's task bar and the encoding bars.
+        show_progress_bar: show the encoding bars.
+        benchmark: an MTEB benchmark name (``"MTEB(eng, v2)"``), instead of ``tasks`` (Hub source only).
+        meta: the run's ``ModelMeta``.
+        overwrite_strategy: one of :data:`OVERWRITE_STRATEGIES`, as ``mteb.evaluate`` takes it.
+        report: called with one line per task and one before the run.
 
     Returns:
-        ``{task: Spearman x100, ..., "avg": mean}``, keys in the order of ``tasks``.
+        ``{task: main score x100, ..., "avg": mean}``, keys in the order of the tasks.
 
     Raises:
-        ValueError: for an unknown task or source.
+        ValueError: for an unknown task, benchmark, source or strategy (MTEB's near matches are named).
         DataNotFoundError: when a local file is missing.
 
     Example:
@@ -64,40 +86,101 @@ def run_mteb(
     from simcse_st.evaluation.sts import score_line
     from simcse_st.models import load_model
 
-    task_names = list(tasks) if tasks else list(STS_TASKS)
-    mteb_tasks = _mteb_tasks(task_names, data_dir, source)
+    if overwrite_strategy not in OVERWRITE_STRATEGIES:
+        raise ValueError(f"Unknown overwrite strategy {overwrite_strategy!r}; choose from "
+                         f"{', '.join(OVERWRITE_STRATEGIES)}.")
+    selected = mteb_tasks(tasks, data_dir, source, benchmark)
     if not hasattr(model, "encode"):
         model = load_model(model)
-    result = mteb.evaluate(
-        model,
-        mteb_tasks,
-        cache=mteb.ResultCache(cache_path=output_folder) if output_folder is not None else None,
-        overwrite_strategy="always",
-        encode_kwargs={"batch_size": batch_size, "show_progress_bar": show_progress_bar},
-        show_progress_bar=show_progress_bar,
-    )
-    by_name = {task_result.task_name: task_result for task_result in result.task_results}
-    scores = {
-        name: _cosine_spearman_x100(by_name[task.metadata.name])
-        for name, task in zip(task_names, mteb_tasks, strict=True)
-    }
+    encoder = _encoder(model, meta)
+    cache = mteb.ResultCache(cache_path=output_folder) if output_folder is not None else None
+    done = _already_done(selected, encoder.mteb_model_meta, cache, overwrite_strategy)
+    if done:
+        report(f"{len(done)} of {len(selected)} tasks are already in {output_folder} for "
+               f"{encoder.mteb_model_meta.name} at revision {encoder.mteb_model_meta.revision}: evaluating only the "
+               f"{len(selected) - len(done)} missing (--overwrite-strategy always evaluates all again).")
+    scores: dict[str, float] = {}
+    for position, (name, task) in enumerate(selected.items(), start=1):
+        result = mteb.evaluate(
+            encoder, task, cache=cache, overwrite_strategy=overwrite_strategy,
+            encode_kwargs={"batch_size": batch_size, "show_progress_bar": show_progress_bar},
+            show_progress_bar=False,
+        )
+        (task_result,) = result.task_results
+        scores[name] = 100 * float(task_result.get_score(splits=task.eval_splits))
+        how = "read back from the results folder, not evaluated again" if name in done else "evaluated"
+        report(f"[{position}/{len(selected)}] {task.metadata.name}: {scores[name]:.2f} ({how})")
     scores["avg"] = float(np.mean(list(scores.values())))
-    logger.info(f"MTEB ({source} tasks), cosine Spearman x100: {score_line(scores)}")
+    logger.info(f"MTEB ({source} tasks), main score x100: {score_line(scores)}")
     return scores
 
 
-def _mteb_tasks(task_names: list[str], data_dir: str | os.PathLike[str] | None, source: str) -> list:
+def mteb_tasks(
+    tasks: list[str] | tuple[str, ...] | None,
+    data_dir: str | os.PathLike[str] | None = None,
+    source: str = "local",
+    benchmark: str | None = None,
+) -> dict[str, AbsTask]:
+    """The MTEB tasks to run, keyed by the names the scores are reported under.
+
+    Args:
+        tasks: task names (see :func:`run_mteb`); None for the seven STS tasks.
+        data_dir: the data root holding ``senteval/`` (local source only).
+        source: ``"local"`` or ``"hub"``.
+        benchmark: an MTEB benchmark name instead of ``tasks`` (Hub source only).
+
+    Raises:
+        ValueError: for an unknown source, task or benchmark (with MTEB's near matches), a benchmark with the local
+            source, or both ``tasks`` and ``benchmark``.
+    """
+    import mteb
+
+    if source not in ("local", "hub"):
+        raise ValueError(f"Unknown source {source!r}: use 'local' (SentEval files) or 'hub' (MTEB's Hub tasks).")
+    if benchmark is not None and (tasks or source == "local"):
+        raise ValueError("--benchmark runs MTEB's Hub tasks: pass it with --source hub and without --tasks.")
+    names = list(tasks) if tasks else list(STS_TASKS)
     if source == "local":
         from simcse_st.evaluation.mteb_tasks import local_sts_task
 
-        return [local_sts_task(name, data_dir) for name in task_names]
-    if source == "hub":
-        import mteb
+        return {name: local_sts_task(name, data_dir) for name in names}
+    try:
+        if benchmark is not None:
+            return {task.metadata.name: task for task in mteb.get_benchmark(benchmark).tasks}
+        return {name: mteb.get_task(MTEB_HUB_TASKS.get(name, name)) for name in names}
+    except KeyError as error:
+        raise ValueError(f"{error.args[0]} (MTEB {mteb.__version__} knows no such "
+                         f"{'benchmark' if benchmark else 'task'})") from None
 
-        return [mteb.get_task(MTEB_HUB_TASKS.get(name, name)) for name in task_names]
-    raise ValueError(f"Unknown source {source!r}: use 'local' (SentEval files) or 'hub' (MTEB's Hub tasks).")
+
+def _encoder(model: SentenceTransformer, meta: ModelMeta | None) -> SentenceTransformerEncoderWrapper:
+    """MTEB's wrapper of ``model``, carrying ``meta`` (or MTEB's own metadata with the weights' hash as revision)."""
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+
+    from simcse_st.fingerprint import short_fingerprint
+
+    encoder = SentenceTransformerEncoderWrapper(model)
+    encoder.mteb_model_meta = meta or encoder.mteb_model_meta.model_copy(
+        update={"revision": short_fingerprint(model)})
+    return encoder
 
 
-def _cosine_spearman_x100(task_result) -> float:
-    """MTEB's cosine Spearman on the test split, x100 (averaged over its subsets, as MTEB does)."""
-    return float(100 * np.mean([subset["cosine_spearman"] for subset in task_result.scores["test"]]))
+def _already_done(
+    tasks: dict[str, AbsTask], meta: ModelMeta, cache: ResultCache | None, overwrite_strategy: str
+) -> set[str]:
+    """The tasks whose complete results are in ``cache`` for this model and revision (read back, not evaluated)."""
+    if cache is None or overwrite_strategy == "always":
+        return set()
+    done = set()
+    for name, task in tasks.items():
+        existing = cache.load_task_result(task.metadata.name, meta)
+        if existing is not None and not existing.get_missing_evaluations(task):
+            done.add(name)
+    return done
+
+
+def revision_folder(output_folder: str | os.PathLike[str], meta: ModelMeta) -> Path:
+    """The folder MTEB's ``ResultCache`` writes this model's and revision's results to (that of any task's file)."""
+    import mteb
+
+    return mteb.ResultCache(cache_path=output_folder).get_task_result_path("any task", meta).parent

@@ -1,7 +1,7 @@
 """The web service of ``simcse-st serve``: a JSON API and one page (search, similarity, a map) over a corpus.
 
 Needs the ``[serve]`` extra (FastAPI, uvicorn, plotly). :func:`create_app` builds the app over a
-:class:`~simcse_st.apps.search.SemanticIndex`.
+:class:`~simcse_st.index.SemanticIndex`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The FastAPI app: a JSON API and one web page over a :class:`~simcse_st.apps.search.SemanticIndex`.
+"""The FastAPI app: a JSON API and one web page over a :class:`~simcse_st.index.SemanticIndex`.
 
 The handlers parse the request, call :mod:`simcse_st.apps` and answer. The model runs on one encoder thread;
 searches go through the :class:`~simcse_st.serve.batching.MicroBatcher`. The corpus map (projection and
@@ -25,8 +25,8 @@ from starlette.exceptions import HTTPException
 
 from simcse_st.apps.clustering import Clustering
 from simcse_st.apps.maps import corpus_map
-from simcse_st.apps.search import SemanticIndex
 from simcse_st.apps.similarity import embed, pair_similarities
+from simcse_st.index import SemanticIndex
 from simcse_st.serve.batching import MicroBatcher, SearchQuery, search_queries
 from simcse_st.serve.limits import (
     BodyLimit,

@@ -14,7 +14,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
-from simcse_st.apps.search import Hit, SemanticIndex
+from simcse_st.index import Hit, SemanticIndex
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")

@@ -21,7 +21,7 @@ def test_mteb_command_agrees_with_eval(
     tasks = ["STS12", "STSBenchmark"]
     out = tmp_path / "mteb.json"
     argv = ["mteb", str(tiny_bert_path), "--data-dir", str(sample.root), "--tasks", *tasks,
-            "--output-dir", str(tmp_path / "results"), "--json", str(out)]
+            "--output-dir", str(tmp_path / "results"), "--license", "mit", "--json", str(out)]
     assert main(argv) == 0
     assert "STS-B" in capsys.readouterr().out
     expected = SentEvalSTSEvaluator(sample.root, tasks, name="", show_progress_bar=False)(

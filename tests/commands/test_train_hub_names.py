@@ -7,11 +7,6 @@ client resolves the name from it, exactly as on a machine that downloaded the mo
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,29 +14,10 @@ from huggingface_hub import try_to_load_from_cache
 from sentence_transformers import SentenceTransformer
 
 from tests.conftest import build_tiny_bert
+from tests.hub_cache import start_simcse_st, write_hub_cache
 from tests.sts_sample import STSSample
 
 HUB_NAME = "bert-base-uncased"
-
-
-def write_hub_cache(cache: Path, repository: str, files: Path) -> str:
-    """Lay the files of ``files`` out as huggingface_hub's cache of the model ``repository``.
-
-    Each file becomes a blob named by its SHA-256, linked from ``snapshots/<commit>/``; ``refs/main`` names
-    the commit. Returns the commit.
-    """
-    folder = cache / f"models--{repository.replace('/', '--')}"
-    commit = hashlib.sha1(repository.encode()).hexdigest()
-    snapshot = folder / "snapshots" / commit
-    (folder / "blobs").mkdir(parents=True)
-    snapshot.mkdir(parents=True)
-    for path in sorted(files.iterdir()):
-        blob = hashlib.sha256(path.read_bytes()).hexdigest()
-        shutil.copyfile(path, folder / "blobs" / blob)
-        (snapshot / path.name).symlink_to(Path("..", "..", "blobs", blob))
-    (folder / "refs").mkdir()
-    (folder / "refs" / "main").write_text(commit)
-    return commit
 
 
 @pytest.fixture(scope="module")
@@ -55,16 +31,6 @@ def hub_cache(tmp_path_factory: pytest.TempPathFactory, minilm_path: Path) -> Pa
     resolved = try_to_load_from_cache(HUB_NAME, "config.json", cache_dir=cache)
     assert resolved == str(cache / f"models--{HUB_NAME}" / "snapshots" / commit / "config.json")
     return cache
-
-
-def start_simcse_st(*arguments: str | Path, cache: Path, home: Path) -> subprocess.Popen:
-    """Start ``simcse-st ARGUMENTS`` in a fresh process that sees only ``cache`` as the Hub, offline."""
-    environment = {
-        **os.environ, "HF_HOME": str(home), "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-    }
-    command = [sys.executable, "-m", "simcse_st.cli", *map(str, arguments)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
 
 
 def test_readme_train_commands_resolve_bert_base_uncased_offline(

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from simcse_st.apps.corpus import check_sentences
 from simcse_st.data.text import is_usable_text
+from simcse_st.embedding import check_sentences
 
 
 @pytest.mark.parametrize("text", ["", " ", "\t\n", "\u001c", "\u001f", "\u3000", "\x85 \u2028"])

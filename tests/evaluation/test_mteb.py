@@ -11,6 +11,7 @@ from sentence_transformers import SentenceTransformer
 from simcse_st.data import STS_TASKS
 from simcse_st.evaluation import SentEvalSTSEvaluator, run_mteb
 from simcse_st.evaluation.mteb_tasks import local_sts_task
+from simcse_st.fingerprint import short_fingerprint
 from tests.sts_sample import STSSample
 
 pytest.importorskip("mteb")
@@ -34,7 +35,9 @@ def test_same_named_models_are_evaluated_not_read_from_cache(
     for task in tasks:
         assert second[task] == pytest.approx(ours[task], abs=0.01)
         assert second[task] != pytest.approx(first[task], abs=0.01)
-    (result_file,) = tmp_path.rglob("SentEvalSTS13.json")
+    files = list(tmp_path.rglob("SentEvalSTS13.json"))
+    assert len(files) == 2  # each model in the folder of its own revision, the hash of its weights
+    (result_file,) = [path for path in files if path.parent.name == short_fingerprint(tiny_model)]
     saved = json.loads(result_file.read_text())
     assert 100 * saved["scores"]["test"][0]["cosine_spearman"] == pytest.approx(second["STS13"], abs=1e-3)
 

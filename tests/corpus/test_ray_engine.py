@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simcse_st.apps.encoding import EmbeddingStore, encode_corpus
+from simcse_st.corpus import encode_corpus
+from simcse_st.corpus.store import EmbeddingStore
 
 ray = pytest.importorskip("ray")
 

@@ -1,9 +1,9 @@
-"""Ray as the engine of :func:`simcse_st.apps.encoding.encode_corpus`: the same chunks, encoded by a pool of Ray actors.
+"""Ray as the engine of :func:`simcse_st.corpus.encode.encode_corpus`: the same chunks, encoded by a pool of Ray actors.
 
 The pipeline is Ray Data batch inference: a dataset of the chunks still to encode (their byte offsets and sizes in
 the corpus) -> ``map_batches`` with an actor pool, each actor holding one copy of the model and reading and
 encoding its chunks -> iterated in order (``preserve_order``) by the driver, which hands every chunk to the one
-chunk writer, :meth:`~simcse_st.apps.encoding.EmbeddingStore.write_chunk`. So the output, resuming and sharding are
+chunk writer, :meth:`~simcse_st.corpus.store.EmbeddingStore.write_chunk`. So the output, resuming and sharding are
 those of the local engine; Ray only supplies the distribution, on one machine (``ray.init()``) or a cluster
 (``address``), where the corpus path must be readable by every worker (a shared file system).
 
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from simcse_st.apps.corpus import ModelLike, encode_sentences, resolve_model
-from simcse_st.apps.encoding import Chunk, read_chunk
+from simcse_st.corpus.chunks import Chunk, read_chunk
+from simcse_st.embedding import ModelLike, encode_sentences, resolve_model
 
 
 class ChunkEncoder:

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from simcse_st.apps.corpus import read_sentences
-from simcse_st.apps.encoding import EmbeddingStore, EncodedCorpus, encode_corpus, parse_shard
+from simcse_st.corpus import EncodedCorpus, encode_corpus
+from simcse_st.corpus.chunks import parse_shard
+from simcse_st.corpus.store import EmbeddingStore
+from simcse_st.embedding import read_sentences
 
 ODD_SENTENCE = "A line\u2028with a line separator, a paragraph\u2029separator and a next-line\u0085mark."
 
@@ -87,7 +89,7 @@ def test_out_holding_another_corpus_or_model_is_refused(whole, tiny, minilm_path
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"already holds other files \(notes.txt"):
+    with pytest.raises(ValueError, match=r"already holds files this package did not write \(notes.txt"):
         encode_corpus(tiny, corpus, foreign, chunk_size=64, model_name=str(tiny_bert_path))
 
 

@@ -173,9 +173,9 @@ def test_embeddings_of_the_wrong_shape_are_rejected(minilm):
 
 def test_auto_backend_uses_hnsw_from_the_large_corpus_size(stsb_index, stsb_corpus, minilm, monkeypatch):
     pytest.importorskip("faiss")
-    from simcse_st.apps import search
+    from simcse_st.index import backends
 
-    monkeypatch.setattr(search, "LARGE_CORPUS", 1000)
+    monkeypatch.setattr(backends, "LARGE_CORPUS", 1000)
     small = SemanticIndex(minilm, stsb_corpus.sentences[:999], stsb_index.embeddings[:999])
     assert small.active_backend == "exact"
     small.add(stsb_corpus.sentences[999:1000], stsb_index.embeddings[999:1000])
@@ -206,7 +206,7 @@ def test_save_replaces_the_folder_and_leaves_no_file_of_another_backend(stsb_ind
 
 
 def test_a_failed_save_leaves_the_previous_index_whole(stsb_index, tmp_path, monkeypatch):
-    from simcse_st.apps import search
+    from simcse_st.index import semantic
 
     first = SemanticIndex(stsb_index.model, stsb_index.sentences[:30], stsb_index.embeddings[:30], backend="exact")
     first.save(tmp_path / "index")
@@ -215,7 +215,7 @@ def test_a_failed_save_leaves_the_previous_index_whole(stsb_index, tmp_path, mon
     def disk_full(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(search, "write_index_files", disk_full)
+    monkeypatch.setattr(semantic, "write_index_files", disk_full)
     second = SemanticIndex(stsb_index.model, stsb_index.sentences[:60], stsb_index.embeddings[:60], backend="exact")
     with pytest.raises(OSError, match="No space left"):
         second.save(tmp_path / "index")
@@ -259,7 +259,7 @@ def test_ivfpq_recall_on_real_sentences_and_memory_per_vector(stsb_index, stsb_c
 
 
 def test_an_unknown_backend_is_refused_naming_the_choices(minilm, tmp_path):
-    from simcse_st.apps.search import build_index_from_encoded
+    from simcse_st.index import build_index_from_encoded
 
     with pytest.raises(ValueError, match=r"Unknown search backend 'annoy'; choose from auto, exact"):
         SemanticIndex(minilm, ["A sentence."], backend="annoy")

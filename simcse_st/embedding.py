@@ -1,4 +1,4 @@
-"""What the applications share: reading a corpus file, checking sentences, loading and running a model.
+"""What search, corpus encoding and the applications share: checking sentences, loading and running a model.
 
 Search, clustering and maps all take a model (a ``SentenceTransformer`` or its name or path) and a list of
 sentences, or a text file with one sentence a line, and embed the sentences in batches with a progress bar.

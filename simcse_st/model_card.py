@@ -1,0 +1,200 @@
+"""What training knew, kept in a saved model's card (``README.md``) where sentence-transformers and the Hub read it.
+
+sentence-transformers writes the card's YAML metadata (``base_model``, ``datasets``, ``license``, ``language``,
+``tags``) from the model's ``model_card_data``; :func:`describe_training` fills those before training. What the
+Hub has no field for (the SimCSE recipe, the training data, the checkpoint-selection split, the date, the name)
+goes into one extra metadata entry, ``simcse:`` (:class:`TrainingRecord`), written after the model is saved by
+:func:`write_training_record` and read back by :func:`read_card`. :func:`add_mteb_scores` adds an MTEB run's
+scores as a section of the card. This module owns those two additions to sentence-transformers' card.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from simcse_st.hub import hub_model
+
+if TYPE_CHECKING:
+    from mteb.models.model_meta import ModelMeta
+    from sentence_transformers import SentenceTransformer
+
+    from simcse_st.recipes import Recipe
+
+CARD_FILE = "README.md"
+RECORD_KEY = "simcse"
+"""The card metadata entry holding the :class:`TrainingRecord`."""
+_MTEB_SECTION_START, _MTEB_SECTION_END = "<!-- simcse-st mteb scores -->", "<!-- end of simcse-st mteb scores -->"
+SIMCSE_REFERENCE = "https://arxiv.org/abs/2104.08821"
+SIMCSE_CITATION = """@inproceedings{gao2021simcse,
+  title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
+  author = {Gao, Tianyu and Yao, Xingcheng and Chen, Danqi},
+  booktitle = {Empirical Methods in Natural Language Processing (EMNLP)},
+  year = {2021},
+}"""
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """How a SimCSE model was trained, as recorded in its card's ``simcse:`` metadata entry.
+
+    Attributes:
+        objective: ``"unsup"`` or ``"sup"``.
+        recipe: the recipe's name (:mod:`simcse_st.recipes`).
+        base_model: the encoder training started from (a Hub name, or a local folder's name).
+        training_data: the training data's name (a file name or a Hub dataset).
+        selection: our names of the STS dev tasks the checkpoint was chosen on (``["STSBenchmark"]`` by
+            default); empty when no checkpoint was chosen.
+        date: the day training ended, ``YYYY-MM-DD``.
+        name: the model's ``ORG/NAME`` for MTEB and the Hub, if given at training.
+    """
+
+    objective: str
+    recipe: str
+    base_model: str
+    training_data: str
+    selection: tuple[str, ...]
+    date: str
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML entry (lists, no empty name)."""
+        data = asdict(self) | {"selection": list(self.selection)}
+        return {key: value for key, value in data.items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingRecord:
+        """Read the YAML entry back (unknown keys are ignored)."""
+        known = {field.name for field in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        return cls(**values | {"selection": tuple(values.get("selection") or ())})
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """The parts of a saved model's card that MTEB's metadata is filled from (None or empty when absent)."""
+
+    license: str | None = None
+    languages: tuple[str, ...] = ()
+    base_model: str | None = None
+    datasets: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    record: TrainingRecord | None = None
+
+
+def describe_training(
+    model: SentenceTransformer,
+    record: TrainingRecord,
+    license: str | None = None,
+    languages: list[str] | None = None,
+) -> None:
+    """Fill the card metadata sentence-transformers writes (model name, base model, training data, licence,
+    languages, tags) before training; the record itself is written after saving (:func:`write_training_record`).
+
+    The card's ``base_model`` (which the Hub links) is set only when the base is a Hub model (a name with
+    ``ORG/``, or a folder of the Hugging Face cache); the record keeps the base's name either way.
+    """
+    kind = "unsupervised" if record.objective == "unsup" else "supervised"
+    card = model.model_card_data
+    card.model_name = f"SimCSE ({kind}, recipe {record.recipe}) trained on {record.training_data}"
+    card.train_datasets = [{"name": record.training_data}]
+    if "/" in record.base_model:
+        card.base_model = record.base_model
+    if record.name:
+        card.model_id = record.name
+    if license:
+        card.license = license
+    if languages:
+        card.language = list(languages)
+    card.add_tags(["simcse", f"simcse-recipe-{record.recipe}"])
+
+
+def training_record(
+    recipe: Recipe, model_name_or_path: str | os.PathLike[str], data_name: str, selection: tuple[str, ...],
+    name: str | None = None,
+) -> TrainingRecord:
+    """What the saved model's card records of this run (see :mod:`simcse_st.model_card`); dated today (UTC)."""
+    hub = hub_model(model_name_or_path)
+    return TrainingRecord(
+        objective=recipe.objective,
+        recipe=recipe.name,
+        base_model=hub.name if hub is not None else Path(model_name_or_path).name,
+        training_data=data_name,
+        selection=selection,
+        date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+        name=name,
+    )
+
+
+def write_training_record(folder: str | os.PathLike[str], record: TrainingRecord) -> None:
+    """Add ``record`` as the ``simcse:`` entry of the card metadata of the model saved in ``folder``."""
+    from huggingface_hub import ModelCard
+
+    path = Path(folder) / CARD_FILE
+    card = ModelCard.load(path)
+    setattr(card.data, RECORD_KEY, record.to_dict())
+    card.save(path)
+
+
+def read_card(folder: str | os.PathLike[str]) -> CardInfo:
+    """The card metadata of the model in ``folder``; an empty :class:`CardInfo` when it has no card."""
+    from huggingface_hub import ModelCard
+
+    path = Path(folder) / CARD_FILE
+    if not path.is_file():
+        return CardInfo()
+    data = ModelCard.load(path).data.to_dict()
+    record = data.get(RECORD_KEY)
+    return CardInfo(
+        license=data.get("license"),
+        languages=tuple(_as_list(data.get("language"))),
+        base_model=(_as_list(data.get("base_model")) or [None])[0],
+        datasets=tuple(_as_list(data.get("datasets"))),
+        tags=tuple(_as_list(data.get("tags"))),
+        record=TrainingRecord.from_dict(record) if isinstance(record, dict) else None,
+    )
+
+
+def _as_list(value: object) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def add_mteb_scores(
+    folder: str | os.PathLike[str], meta: ModelMeta, scores: dict[str, float], benchmark: str | None = None
+) -> Path:
+    """Put the scores of an MTEB run in the card of the model in ``folder``: a section with one row per task
+    (main score x100) and the ``mteb`` tag. A later run's section replaces an earlier one.
+
+    (MTEB's own helper, ``ModelMeta.push_model_card_to_hub``, builds its table with pandas' ``to_markdown``,
+    which needs the optional ``tabulate`` package, and only for tasks of MTEB's registry.)
+
+    Args:
+        folder: the local model folder.
+        meta: the run's ``mteb.ModelMeta`` (its name and revision head the table).
+        scores: the run's ``{task: main score x100, ..., "avg": mean}``.
+        benchmark: the MTEB benchmark the run was, if any.
+
+    Returns:
+        The card's path.
+    """
+    from huggingface_hub import ModelCard
+
+    path = Path(folder) / CARD_FILE
+    card = ModelCard.load(path) if path.is_file() else ModelCard("---\n---\n")
+    rows = [f"| {task} | {score:.2f} |" for task, score in scores.items() if task != "avg"]
+    section = "\n".join([
+        _MTEB_SECTION_START, "## MTEB results", "",
+        f"`{meta.name}` at revision `{meta.revision}`{f' on {benchmark}' if benchmark else ''}, main score x100 "
+        "(cosine Spearman for STS), as `simcse-st mteb` wrote them in MTEB's results layout:", "",
+        "| Task | Score |", "| --- | ---: |", *rows, f"| **Average** | {scores['avg']:.2f} |", _MTEB_SECTION_END,
+    ])
+    before, _, rest = card.text.partition(_MTEB_SECTION_START)
+    card.text = before.rstrip("\n") + "\n\n" + section + "\n" + rest.partition(_MTEB_SECTION_END)[2]
+    card.data.tags = [*(card.data.tags or []), *(["mteb"] if "mteb" not in (card.data.tags or []) else [])]
+    card.save(path)
+    return path

@@ -1,0 +1,207 @@
+"""From a trained model to an MTEB submission, offline: MTEB's own Hub tasks from a local stand-in of the Hub,
+named and versioned results in ``ResultCache``'s layout, resuming after a kill, a complete ``model_meta.json``,
+the registry's ``ModelMeta(...)`` and mock run, and the bad inputs."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from simcse_st.cli import main
+from simcse_st.fingerprint import short_fingerprint
+from tests.conftest import build_tiny_bert
+from tests.hub_cache import start_simcse_st, write_hub_cache, write_mteb_sts_datasets
+from tests.sts_sample import STSSample
+
+mteb = pytest.importorskip("mteb")
+
+KILL_AFTER_FIRST_TASK = """
+import os, signal, sys
+import mteb
+from simcse_st.cli import main
+
+save = mteb.ResultCache.save_to_cache
+
+def save_then_die(self, *args, **kwargs):
+    save(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+mteb.ResultCache.save_to_cache = save_then_die
+main(sys.argv[1:])
+"""
+"""``simcse-st`` killed (SIGKILL) right after MTEB saved its first task's results."""
+BASE = "test-org/tiny-bert"
+
+
+@pytest.fixture(scope="module")
+def mteb_hub(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The Hub cache and the prepared datasets cache holding MTEB's STS12, STSBenchmark and SICK-R."""
+    return write_mteb_sts_datasets(data_dir, tmp_path_factory.mktemp("mteb-hub"))
+
+
+@pytest.fixture
+def offline_hub(mteb_hub: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """This process's datasets library reads the stand-in (as ``HF_DATASETS_CACHE`` would make it)."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", mteb_hub[1])
+    return mteb_hub
+
+
+def revision_folders(output_dir: Path, name: str) -> dict[str, list[str]]:
+    """Revision -> the task result files MTEB wrote there."""
+    folder = output_dir / "results" / name.replace("/", "__")
+    return {revision.name: sorted(p.name for p in revision.glob("*.json") if p.name != "model_meta.json")
+            for revision in sorted(folder.iterdir())}
+
+
+def test_hub_tasks_resume_after_a_kill_and_match_local_tasks(
+    tiny_bert_path: Path, data_dir: Path, offline_hub: tuple[Path, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out, model = tmp_path / "out", tmp_path / "model"
+    shutil.copytree(tiny_bert_path, model)
+    arguments = ["mteb", str(model), "--source", "hub", "--tasks", "STS12", "STSBenchmark",
+                 "--name", "test/m", "--license", "mit", "--output-dir", str(out), "--batch-size", "512"]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AFTER_FIRST_TASK, *arguments], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "HF_DATASETS_CACHE": str(offline_hub[1])},
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    revision = short_fingerprint(SentenceTransformer(str(tiny_bert_path), device="cpu"))
+    assert revision_folders(out, "test/m") == {revision: ["STS12.json"]}
+    first = out / "results" / "test__m" / revision / "STS12.json"
+    written = first.stat().st_mtime_ns, first.read_bytes()
+
+    assert main([*arguments, "--json", str(tmp_path / "hub.json"), "--update-card"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 of 2 tasks are already in" in printed
+    assert "[1/2] STS12" in printed and "(read back from the results folder, not evaluated again)" in printed
+    assert "[2/2] STSBenchmark" in printed and "(evaluated)" in printed
+    assert (first.stat().st_mtime_ns, first.read_bytes()) == written  # STS12 was not evaluated again
+    assert revision_folders(out, "test/m") == {revision: ["STS12.json", "STSBenchmark.json"]}
+    hub = json.loads((tmp_path / "hub.json").read_text())
+    card = (model / "README.md").read_text(encoding="utf-8")
+    assert "## MTEB results" in card and f"`test/m` at revision `{revision}`" in card
+    assert f"| STS12 | {hub['STS12']:.2f} |" in card and f"| STSBenchmark | {hub['STSBenchmark']:.2f} |" in card
+    assert SentenceTransformer(str(model), device="cpu").encode(["A card does not change loading."]).shape == (1, 32)
+    assert main(["mteb", str(tiny_bert_path), "--data-dir", str(data_dir), "--tasks", "STS12", "STSBenchmark",
+                 "--json", str(tmp_path / "local.json")]) == 0
+    local = json.loads((tmp_path / "local.json").read_text())
+    for task in ("STS12", "STSBenchmark"):
+        assert hub[task] == pytest.approx(local[task], abs=0.1), task
+
+    (model_result,) = mteb.ResultCache(out).load_results(models=["test/m"]).model_results
+    assert (model_result.model_name, model_result.model_revision) == ("test/m", revision)
+    read_back = {result.task_name: 100 * result.get_score() for result in model_result.task_results}
+    assert read_back == pytest.approx({task: hub[task] for task in ("STS12", "STSBenchmark")}, abs=0.006)
+
+
+def test_a_changed_weight_gets_a_new_revision_folder(tiny_bert_path: Path, sample: STSSample, tmp_path: Path) -> None:
+    model = SentenceTransformer(str(tiny_bert_path), device="cpu")
+    model.save(str(tmp_path / "model"))
+    arguments = ["mteb", str(tmp_path / "model"), "--data-dir", str(sample.root), "--tasks", "STS13",
+                 "--name", "test/m", "--license", "mit", "--output-dir", str(tmp_path / "out")]
+    assert main(arguments) == 0
+    with torch.no_grad():
+        model[0].auto_model.embeddings.word_embeddings.weight[7, 0] += 0.5
+    model.save(str(tmp_path / "model"))
+    assert main(arguments) == 0
+    old, new = short_fingerprint(SentenceTransformer(str(tiny_bert_path))), short_fingerprint(model)
+    assert old != new
+    assert revision_folders(tmp_path / "out", "test/m") == {old: ["SentEvalSTS13.json"], new: ["SentEvalSTS13.json"]}
+
+
+@pytest.fixture(scope="module")
+def trained(minilm_path: Path, sample: STSSample, wiki_sentences: list[str], tmp_path_factory) -> Path:
+    """A tiny BERT, from a Hub cache under the Hub name ``test-org/tiny-bert``, trained by ``simcse-st train`` for
+    two steps."""
+    root = tmp_path_factory.mktemp("trained")
+    write_hub_cache(root / "hub", BASE, build_tiny_bert(root / "tiny-bert", minilm_path / "vocab.txt"))
+    sentences = root / "wiki1m_for_simcse.txt"
+    sentences.write_text("\n".join(wiki_sentences[:16]) + "\n", encoding="utf-8")
+    process = start_simcse_st(
+        "train", "unsup", "--model", BASE, "--train-file", sentences, "--output-dir", root / "model",
+        "--max-steps", "2", "--batch-size", "4", "--eval-steps", "2", "--data-dir", sample.root,
+        "--name", "test/simcse-tiny", "--license", "apache-2.0", "--language", "en",
+        cache=root / "hub", home=root / "hf-home",
+    )
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    return root / "model"
+
+
+def test_trained_model_gets_a_complete_model_meta_and_registry_entry(
+    trained: Path, sample: STSSample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mteb.models.model_meta import ModelMeta
+
+    card = (trained / "README.md").read_text(encoding="utf-8")
+    for shown in ("STS12", "SICKRelatedness", "alignment", "uniformity", "gao2021simcse", "simcse-recipe-"):
+        assert shown in card, shown
+    out = tmp_path / "out"
+    arguments = ["--data-dir", str(sample.root), "--tasks", "STS12", "--output-dir", str(out)]
+    assert main(["mteb", str(trained), *arguments]) == 0
+    model = SentenceTransformer(str(trained), device="cpu")
+    revision = short_fingerprint(model)
+    meta_file = out / "results" / "test__simcse-tiny" / revision / "model_meta.json"
+    meta = ModelMeta.model_validate_json_resolved(meta_file.read_text())
+
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    expected = {
+        "name": "test/simcse-tiny", "revision": revision, "release_date": today, "languages": ["eng-Latn"],
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+        "n_embedding_parameters": model[0].auto_model.get_input_embeddings().weight.numel(),
+        "max_tokens": 128, "embed_dim": 32, "license": "apache-2.0", "open_weights": True,
+        "public_training_code": "https://github.com/princeton-nlp/SimCSE",
+        "public_training_data": "https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse",
+        "framework": ["Sentence Transformers", "PyTorch"], "similarity_fn_name": "cosine", "use_instructions": False,
+        "adapted_from": BASE, "training_datasets": {"STSBenchmark"},
+        "reference": "https://arxiv.org/abs/2104.08821",
+    }
+    assert {field: getattr(meta, field) for field in expected} == expected
+    assert meta.memory_usage_mb == round(expected["n_parameters"] * 4 / 1024**2)
+    assert "SimCSE" in meta.citation and meta.loader is not None
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["model-meta", str(trained), "--out", str(tmp_path / "meta.py"), "--mock-run"]) == 0
+    assert "passed every compatible mock task" in capsys.readouterr().out
+    namespace: dict[str, object] = {}
+    exec(compile((tmp_path / "meta.py").read_text(), "meta.py", "exec"), namespace)
+    (registry_meta,) = [value for value in namespace.values() if isinstance(value, ModelMeta)]
+    assert registry_meta == meta
+    report = (tmp_path / "mteb_mock_run_results.md").read_text(encoding="utf-8")
+    assert "MockSTSTask | text | ✓" in report and "✗" not in report
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--source", "hub", "--benchmark", "MTEB(eng, v3)"], "Did you mean: MTEB(eng, v2)?"),
+    (["--source", "hub", "--tasks", "STSBenchmrk"], "Did you mean: 'STSBenchmark'?"),
+    (["--name", "no-organization"], "must be ORG/NAME"),
+    (["--output-dir", "{file}"], "is a file: pass a folder"),
+    (["--output-dir", "{folder}"], "records no licence and --license was not given"),
+    (["--tasks", "STS12"], "holds no weights"),
+], ids=["benchmark", "task", "name", "output-dir", "no-licence", "no-weights"])
+def test_bad_input_is_one_clear_line(
+    arguments: list[str], message: str, tiny_bert_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "results.txt").write_text("not a folder")
+    no_weights = tmp_path / "no-weights"
+    no_weights.mkdir()
+    (no_weights / "config.json").write_text("{}")
+    model = no_weights if message == "holds no weights" else tiny_bert_path
+    arguments = [value.format(file=tmp_path / "results.txt", folder=tmp_path / "out") for value in arguments]
+    assert main(["mteb", str(model), *arguments]) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]  # not progress bars
+    assert error.startswith("simcse-st mteb: error: ") and message in error
