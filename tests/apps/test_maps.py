@@ -117,8 +117,10 @@ def test_3d_map_png_has_one_colour_per_cluster_and_a_rotatable_html_page(pair_em
 
 
 def html_traces(page: str) -> list[dict]:
-    """The plotly traces written into an HTML map (the JSON array passed to ``Plotly.newPlot``)."""
-    start = page.index("Plotly.newPlot(")
+    """The plotly traces written into an HTML map (the JSON array passed to ``Plotly.newPlot``).
+
+    The last call: the inlined plotly.js of plotly < 7 has ``Plotly.newPlot(`` in its own messages."""
+    start = page.rindex("Plotly.newPlot(")
     return json.JSONDecoder().raw_decode(page, page.index("[{", start))[0]
 
 
