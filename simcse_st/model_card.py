@@ -195,6 +195,7 @@ def add_mteb_scores(
     ])
     before, _, rest = card.text.partition(_MTEB_SECTION_START)
     card.text = before.rstrip("\n") + "\n\n" + section + "\n" + rest.partition(_MTEB_SECTION_END)[2]
-    card.data.tags = [*(card.data.tags or []), *(["mteb"] if "mteb" not in (card.data.tags or []) else [])]
+    tags = list(card.data.tags or [])
+    card.data.tags = tags if "mteb" in tags else [*tags, "mteb"]
     card.save(path)
     return path

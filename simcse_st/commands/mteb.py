@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     scores = run_mteb(
         model, data_dir=args.data_dir, tasks=args.tasks, output_folder=args.output_dir, source=args.source,
         batch_size=args.batch_size, benchmark=args.benchmark, meta=meta,
-        overwrite_strategy=args.overwrite_strategy, report=lambda line: print(line, flush=True),
+        overwrite_strategy=args.overwrite_strategy, report=lambda line: print(line, flush=True), selected=tasks,
     )
     report(scores, args.json)
     if args.output_dir is not None:

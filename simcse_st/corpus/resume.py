@@ -25,9 +25,10 @@ from simcse_st.corpus.store import (
     EmbeddingStore,
     embeddings_file_bytes,
     embeddings_header_bytes,
+    progress_record,
     rows_before,
-    total_chunks,
 )
+from simcse_st.fingerprint import FINGERPRINT_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def check_resumable(directory: Path, found: dict[str, Any], wanted: dict[str, An
         changes = _differences(found, wanted, ("model", "dimension"))
         if found.get("model") == wanted.get("model"):
             changes.insert(0, f"the model {wanted.get('model')!r} changed in place (its weights or configuration)")
-        short = {key: str(value.get("model_fingerprint"))[:12] for key, value in (("was", found), ("now", wanted))}
+        short = {key: str(value.get("model_fingerprint"))[:FINGERPRINT_LENGTH]
+                 for key, value in (("was", found), ("now", wanted))}
         raise ValueError(
             f"{directory} holds embeddings of another model: {'; '.join(changes)}; fingerprint {short['was']}... "
             f"(now {short['now']}...); its embeddings would be mixed with this model's; {fix}."
@@ -136,8 +138,7 @@ def checked_progress(directory: Path, manifest: dict[str, Any]) -> dict[str, Any
         )
     with open(directory / FILES["sentences"], "r+b") as handle:
         handle.truncate(sentences_bytes[held])  # never longer than the file: a cut, never padding
-    checked = {"chunks_done": held, "sentences_bytes": sentences_bytes[held],
-               "complete": held == total_chunks(manifest)}
+    checked = progress_record(manifest, held, sentences_bytes[held])
     if checked != progress:
         write_json_atomically(directory / FILES["progress"], checked)
     return checked
@@ -163,11 +164,11 @@ def _check_embeddings_file(directory: Path, manifest: dict[str, Any]) -> None:
             f"{path} holds a {dtype} array of shape {shape}, but the manifest of {directory} says {manifest['dtype']} "
             f"of shape {expected}: it was changed by something else; delete {directory} to start over."
         )
-    size = path.stat().st_size
-    if size != embeddings_file_bytes(manifest):
-        logger.warning("%s is %d bytes, not %d: restored to its size", path, size, embeddings_file_bytes(manifest))
+    size, wanted = path.stat().st_size, embeddings_file_bytes(manifest)
+    if size != wanted:
+        logger.warning("%s is %d bytes, not %d: restored to its size", path, size, wanted)
         with open(path, "r+b") as handle:
-            handle.truncate(embeddings_file_bytes(manifest))
+            handle.truncate(wanted)
 
 
 def _chunks_in_sentences(

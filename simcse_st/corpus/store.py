@@ -62,6 +62,13 @@ def rows_before(manifest: dict[str, Any], chunks: int) -> int:
     return min(chunks * int(manifest["chunk_size"]), int(manifest["count"]))
 
 
+def progress_record(manifest: dict[str, Any], chunks_done: int, sentences_bytes: int) -> dict[str, Any]:
+    """The progress record of a run that holds ``chunks_done`` chunks in ``sentences_bytes`` bytes of sentences;
+    ``complete`` when those are all the run's chunks."""
+    return {"chunks_done": chunks_done, "sentences_bytes": sentences_bytes,
+            "complete": chunks_done == total_chunks(manifest)}
+
+
 def embeddings_header_bytes(manifest: dict[str, Any]) -> int:
     """The length of the ``.npy`` header of a run's embeddings file."""
     return len(_npy_header(manifest))
@@ -118,7 +125,7 @@ class EmbeddingStore:
             os.fsync(handle.fileno())
         with open(directory / FILES["sentences"], "wb") as handle:
             os.fsync(handle.fileno())
-        progress = {"chunks_done": 0, "sentences_bytes": 0, "complete": int(manifest["count"]) == 0}
+        progress = progress_record(manifest, 0, 0)
         write_json_atomically(directory / FILES["progress"], progress)
         return cls(directory, manifest, progress)
 
@@ -153,11 +160,8 @@ class EmbeddingStore:
             handle.truncate()
             handle.flush()
             os.fsync(handle.fileno())
-        self.progress = {
-            "chunks_done": self.chunks_done + 1,
-            "sentences_bytes": int(self.progress["sentences_bytes"]) + len(lines),
-            "complete": self.chunks_done + 1 == total_chunks(self.manifest),
-        }
+        self.progress = progress_record(self.manifest, self.chunks_done + 1,
+                                        int(self.progress["sentences_bytes"]) + len(lines))
         write_json_atomically(self.directory / FILES["progress"], self.progress)
 
 
@@ -206,13 +210,18 @@ class EncodedCorpus:
         return int(self.manifest["count"])
 
     @property
+    def sentences_path(self) -> Path:
+        """The ``sentences.jsonl`` file of this folder (one JSON string a line, in corpus order)."""
+        return self.directory / FILES["sentences"]
+
+    @property
     def embeddings(self) -> np.ndarray:
         """The embeddings, memory-mapped read-only (rows are read from disk when used)."""
         return np.load(self.directory / FILES["embeddings"], mmap_mode="r")
 
     def sentences(self) -> list[str]:
         """The sentences, in corpus order."""
-        return read_jsonl_sentences(self.directory / FILES["sentences"])
+        return read_jsonl_sentences(self.sentences_path)
 
 
 def jsonl_sentences(sentences: Sequence[str]) -> str:

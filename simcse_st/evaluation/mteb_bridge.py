@@ -41,6 +41,7 @@ def run_mteb(
     meta: ModelMeta | None = None,
     overwrite_strategy: str = "only-missing",
     report: Callable[[str], None] = logger.info,
+    selected: dict[str, AbsTask] | None = None,
 ) -> dict[str, float]:
     """Evaluate ``model`` with MTEB; returns each task's main score x100 (cosine Spearman for STS) and ``avg``.
 
@@ -69,6 +70,8 @@ def run_mteb(
         meta: the run's ``ModelMeta``.
         overwrite_strategy: one of :data:`OVERWRITE_STRATEGIES`, as ``mteb.evaluate`` takes it.
         report: called with one line per task and one before the run.
+        selected: the tasks already resolved by :func:`mteb_tasks` from ``tasks``, ``data_dir``, ``source`` and
+            ``benchmark`` (e.g. by a caller that checked the names before loading the model); resolved here when None.
 
     Returns:
         ``{task: main score x100, ..., "avg": mean}``, keys in the order of the tasks.
@@ -89,7 +92,8 @@ def run_mteb(
     if overwrite_strategy not in OVERWRITE_STRATEGIES:
         raise ValueError(f"Unknown overwrite strategy {overwrite_strategy!r}; choose from "
                          f"{', '.join(OVERWRITE_STRATEGIES)}.")
-    selected = mteb_tasks(tasks, data_dir, source, benchmark)
+    if selected is None:
+        selected = mteb_tasks(tasks, data_dir, source, benchmark)
     if not hasattr(model, "encode"):
         model = load_model(model)
     encoder = _encoder(model, meta)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from simcse_st.corpus.store import EncodedCorpus
+from simcse_st.fingerprint import FINGERPRINT_LENGTH
 from simcse_st.index.backends import (
     DEFAULT_RERANK,
     SAVED_FAISS,
@@ -55,7 +56,7 @@ def build_index_from_encoded(
     with replaced_directory(out) as folder:
         with open(folder / FILES["sentences"], "wb") as handle:
             for shard in shards:
-                with open(shard.directory / FILES["sentences"], "rb") as source:
+                with open(shard.sentences_path, "rb") as source:
                     shutil.copyfileobj(source, handle)
         write_rows(folder / FILES["embeddings"], [shard.embeddings for shard in shards])
         embeddings = np.load(folder / FILES["embeddings"], mmap_mode="r")
@@ -79,7 +80,7 @@ def joinable_shards(shards: Sequence[EncodedCorpus]) -> list[EncodedCorpus]:
                               lambda m: f"{m['corpus']['path']} (SHA-256 {m['corpus']['sha256'][:12]}...)"),
                 *_differences(shards, "models", lambda m: (m.get("model_fingerprint") or m["model"], m["dimension"]),
                               lambda m: f"{m['model']} ({m['dimension']}-d, fingerprint "
-                                        f"{str(m.get('model_fingerprint'))[:12]}...)")]
+                                        f"{str(m.get('model_fingerprint'))[:FINGERPRINT_LENGTH]}...)")]
     ordered = sorted(shards, key=lambda shard: (int(shard.manifest["start"]), int(shard.manifest["stop"])))
     if not problems:
         problems = _range_problems(ordered)

@@ -71,12 +71,10 @@ def write_index_files(
     (folder / FILES["meta"]).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def _index_meta(directory: Path) -> dict[str, Any] | None:
-    """The ``index.json`` of ``directory`` if it is a simcse-st index's (format marker and a known version)."""
-    meta = read_json(directory / FILES["meta"])
-    if meta is None or meta.get("format") != INDEX_FORMAT or not isinstance(meta.get("version"), int):
-        return None
-    return meta if meta["version"] <= INDEX_VERSION else None
+def _is_index_meta(meta: dict[str, Any] | None) -> bool:
+    """Whether a read ``index.json`` is a simcse-st index's (format marker and a known version)."""
+    return (meta is not None and meta.get("format") == INDEX_FORMAT and isinstance(meta.get("version"), int)
+            and meta["version"] <= INDEX_VERSION)
 
 
 def check_replaceable(target: Path) -> None:
@@ -94,7 +92,7 @@ def check_replaceable(target: Path) -> None:
     if not entries:
         return
     meta = read_json(target / FILES["meta"])
-    if _index_meta(target) is None:
+    if not _is_index_meta(meta):
         what = "no index.json" if FILES["meta"] not in entries else (
             f"an index.json that is not a simcse-st index's (format {meta.get('format')!r}, version "
             f"{meta.get('version')!r})" if meta is not None else "an index.json that is not JSON")
@@ -121,7 +119,7 @@ def _leftovers(target: Path, kind: str) -> list[Path]:
         return []
     return sorted(path for path in target.parent.iterdir()
                   if pattern.fullmatch(path.name) and path.is_dir() and not path.is_symlink()
-                  and ((path / _PARTIAL).is_file() or _index_meta(path) is not None))
+                  and ((path / _PARTIAL).is_file() or _is_index_meta(read_json(path / FILES["meta"]))))
 
 
 def recover(target: str | os.PathLike[str], clean: bool = True) -> None:
@@ -221,7 +219,7 @@ def read_meta(directory: Path) -> dict[str, Any]:
     meta = read_json(path) or {}
     if meta.get("format") != INDEX_FORMAT:
         raise ValueError(f"{path} is not a simcse-st search index (format {meta.get('format')!r}).")
-    if _index_meta(directory) is None:
+    if not _is_index_meta(meta):
         raise ValueError(f"{path} is a simcse-st index of version {meta.get('version')!r}; this simcse-st reads "
                          f"versions up to {INDEX_VERSION}: upgrade simcse-st, or rebuild the index.")
     return meta

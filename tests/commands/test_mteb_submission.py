@@ -94,6 +94,9 @@ def test_hub_tasks_resume_after_a_kill_and_match_local_tasks(
     card = (model / "README.md").read_text(encoding="utf-8")
     assert "## MTEB results" in card and f"`test/m` at revision `{revision}`" in card
     assert f"| STS12 | {hub['STS12']:.2f} |" in card and f"| STSBenchmark | {hub['STSBenchmark']:.2f} |" in card
+    from huggingface_hub import ModelCard
+
+    assert ModelCard.load(model / "README.md").data.tags.count("mteb") == 1  # tagged once
     assert SentenceTransformer(str(model), device="cpu").encode(["A card does not change loading."]).shape == (1, 32)
     assert main(["mteb", str(tiny_bert_path), "--data-dir", str(data_dir), "--tasks", "STS12", "STSBenchmark",
                  "--json", str(tmp_path / "local.json")]) == 0
