@@ -50,6 +50,7 @@ class TrainingRecord:
             default); empty when no checkpoint was chosen.
         date: the day training ended, ``YYYY-MM-DD``.
         name: the model's ``ORG/NAME`` for MTEB and the Hub, if given at training.
+        precision: the training precision, ``fp32``, ``fp16`` or ``bf16`` (:mod:`simcse_st.precision`).
     """
 
     objective: str
@@ -59,6 +60,7 @@ class TrainingRecord:
     selection: tuple[str, ...]
     date: str
     name: str | None = None
+    precision: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML entry (lists, no empty name)."""
@@ -115,6 +117,7 @@ def describe_training(
 def training_record(
     recipe: Recipe, model_name_or_path: str | os.PathLike[str], data_name: str, selection: tuple[str, ...],
     name: str | None = None,
+    precision: str | None = None,
 ) -> TrainingRecord:
     """What the saved model's card records of this run (see :mod:`simcse_st.model_card`); dated today (UTC)."""
     hub = hub_model(model_name_or_path)
@@ -126,6 +129,7 @@ def training_record(
         selection=selection,
         date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         name=name,
+        precision=precision,
     )
 
 

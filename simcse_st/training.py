@@ -35,6 +35,7 @@ from simcse_st.losses import SimCSELoss, SupervisedSimCSELoss
 from simcse_st.losses.infonce import world_size
 from simcse_st.model_card import describe_training, training_record, write_training_record
 from simcse_st.models import build_simcse_model
+from simcse_st.precision import precision_arguments, resolve_precision
 from simcse_st.recipes import Recipe
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ def training_arguments(
     select_on_dev: bool = True,
     dev_tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS,
     save_total_limit: int | None = 2,
+    precision: str = "auto",
     **overrides: Any,
 ) -> SentenceTransformerTrainingArguments:
     """SentenceTransformerTrainingArguments for the recipe: linear decay without warm-up (the official trainer's
@@ -180,7 +182,9 @@ def training_arguments(
         select_on_dev: evaluate with the dev evaluator and load the best checkpoint at the end.
         dev_tasks: the dev tasks the checkpoint is chosen on (see :func:`dev_metric`); STS-B alone by default.
         save_total_limit: checkpoints kept (the best is always kept besides the latest).
-        overrides: any other training argument.
+        precision: ``auto``, ``fp32``, ``fp16`` or ``bf16``, checked against the hardware
+            (:func:`simcse_st.precision.resolve_precision`).
+        overrides: any other training argument (e.g. ``gradient_checkpointing=True``).
     """
     selection: dict[str, Any] = (
         {
@@ -210,7 +214,7 @@ def training_arguments(
         "seed": seed,
         # torchrun on a machine without CUDA: accelerate only sets up (gloo) DDP when told to use the CPU
         "use_cpu": not torch.cuda.is_available() and world_size() > 1,
-        "fp16": torch.cuda.is_available(),
+        **precision_arguments(resolve_precision(precision)),
         "dataloader_pin_memory": torch.cuda.is_available(),
         "report_to": "none",
         **selection,
@@ -309,6 +313,7 @@ def train_simcse(
     license: str | None = None,
     languages: list[str] | None = None,
     final_scores: bool = True,
+    precision: str = "auto",
     **argument_overrides: Any,
 ) -> TrainingResult:
     """Train a SimCSE model with ``recipe`` and save the (best) model to ``output_dir``.
@@ -336,15 +341,18 @@ def train_simcse(
         languages: the model's languages (e.g. ``["en"]``), recorded in its card.
         final_scores: score the final model on the seven STS test sets and its alignment/uniformity for its card
             (:func:`final_evaluation`; skipped with a note when the data is missing).
-        argument_overrides: further training arguments (see :func:`training_arguments`).
+        precision: ``auto`` (bf16 on a GPU that has it, else fp16 on CUDA, fp32 without CUDA), ``fp32``, ``fp16``
+            or ``bf16`` (also on a CPU with bf16 instructions); recorded in the model card.
+        argument_overrides: further training arguments (see :func:`training_arguments`), e.g.
+            ``gradient_checkpointing=True`` to recompute activations in the backward pass (long sequences).
 
     Returns:
         A :class:`TrainingResult`.
 
     Raises:
         ValueError: for bad data (wrong columns, fewer rows than a batch), ``resume`` without a checkpoint, an
-            ``output_dir`` that already holds checkpoints when not resuming, or a batch size the number of
-            processes does not divide. All raised before training.
+            ``output_dir`` that already holds checkpoints when not resuming, a batch size the number of
+            processes does not divide, or a precision the hardware lacks. All raised before training.
 
     Example:
         >>> from simcse_st.data.training import load_sentence_file
@@ -356,6 +364,7 @@ def train_simcse(
     from transformers import set_seed
 
     recipe.validate()
+    precision = resolve_precision(precision)
     if resume and not has_checkpoint(output_dir):
         raise ValueError(f"--resume: {output_dir} holds no checkpoint-<step> folder to resume from; run without it.")
     if not resume and has_checkpoint(output_dir):
@@ -372,9 +381,11 @@ def train_simcse(
     evaluator = dev_evaluator(data_dir, dev_tasks) if select_on_dev else None
     args = training_arguments(
         recipe, output_dir, max_steps=max_steps, seed=seed, select_on_dev=evaluator is not None,
-        dev_tasks=dev_tasks, **argument_overrides,
+        dev_tasks=dev_tasks, precision=precision, **argument_overrides,
     )
-    record = training_record(recipe, model_name_or_path, data_name, dev_tasks if evaluator is not None else (), name)
+    record = training_record(
+        recipe, model_name_or_path, data_name, dev_tasks if evaluator is not None else (), name, precision=precision
+    )
     describe_training(model, record, license, languages)
     trainer = build_trainer(model, loss, train_dataset, args, evaluator, callbacks)
     trainer.train(resume_from_checkpoint=True if resume else None)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from simcse_st.recipes import RECIPES
 
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+"""The ``--precision`` choices, :data:`simcse_st.precision.PRECISIONS` (not imported: it pulls torch)."""
 DEV_SELECTIONS = ("stsb", "stsb-sickr")
 """The ``--select-on`` choices, the keys of :data:`simcse_st.training.DEV_SELECTIONS` (not imported: it pulls torch)."""
 
@@ -54,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mini-batch-size", type=int, default=None, metavar="N",
                         help="gradient caching: encode the batch N sentences at a time, for the memory of N with the "
                         "training signal of the whole batch (default: the whole batch at once)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="fp32, or mixed precision fp16 / bf16 (the similarity matrix and its softmax stay fp32); "
+                        "auto: bf16 on a GPU that has it, else fp16 on CUDA, fp32 without CUDA; bf16 also runs on a "
+                        "CPU with bf16 instructions (default: %(default)s)")
+    parser.add_argument("--gradient-checkpointing", action="store_true",
+                        help="recompute the encoder's activations in the backward pass: less memory for long "
+                        "sequences or large batches, for a second forward pass in each step")
     parser.add_argument("--gather-across-devices", action=argparse.BooleanOptionalAction, default=None,
                         help="under torchrun/accelerate, make the sentences of every process negatives of every "
                         "anchor (default: on with more than one process, as the official code does)")
@@ -127,9 +136,11 @@ def run(args: argparse.Namespace) -> int:
 
     from simcse_st.data.training import load_training_data
     from simcse_st.losses.infonce import gathers_across_devices
+    from simcse_st.precision import resolve_precision
     from simcse_st.training import DEV_SELECTIONS, per_device_batch_size, train_simcse, world_size
 
     recipe = recipe_from_args(args)
+    precision = resolve_precision(args.precision)
     if args.name is not None:
         from simcse_st.evaluation.mteb_meta import check_model_name
 
@@ -147,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         f"{recipe.name}: global batch {recipe.batch_size} = {processes} process(es) x {per_device} per device"
         f"{' (negatives gathered across devices)' if gathered and processes > 1 else ''}, lr "
         f"{recipe.learning_rate:g}, {length}, temperature {recipe.temperature:g}, max length {recipe.max_seq_length}, "
-        f"{recipe.pooling} pooling.",
+        f"{recipe.pooling} pooling, precision {precision}"
+        f"{', gradient checkpointing' if args.gradient_checkpointing else ''}.",
         flush=True,
     )
     result = train_simcse(
@@ -155,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, data_name=Path(args.train_file).name, max_steps=args.max_steps, seed=args.seed,
         resume=args.resume, dev_tasks=DEV_SELECTIONS[args.select_on], loss_options=loss_options(args),
         name=args.name, license=args.license, languages=args.language, final_scores=args.final_scores,
+        precision=precision, gradient_checkpointing=args.gradient_checkpointing,
     )
     if result.best_checkpoint is not None:
         scores = ", ".join(f"{step}: {score:.2f}" for step, score in result.dev_scores)

@@ -97,4 +97,5 @@ class MaskedLanguageModelingHead(nn.Module):
         predicted = labels != IGNORE_INDEX
         # decoder logits at the masked positions only: (masked tokens, vocabulary)
         logits = self.decoder(self.transform(token_embeddings[predicted]))
-        return F.cross_entropy(logits, labels[predicted], reduction="sum") / max(num_masked, 1)
+        # the softmax over the vocabulary in fp32, also under autocast
+        return F.cross_entropy(logits.float(), labels[predicted], reduction="sum") / max(num_masked, 1)

@@ -38,6 +38,10 @@ class SimCSELoss(SimCSELossBase):
 
             l_i = -log( e^{sim(h_i, h_i')/tau} / sum_j e^{sim(h_i, h_j')/tau} )
 
+        Under mixed precision (autocast in fp16 or bf16: the trainer's ``fp16``/``bf16``, ``simcse-st train
+        --precision``) the encoder runs in the low precision, while the similarity matrix and its softmax are
+        computed in fp32 (:func:`~simcse_st.losses.infonce.cosine_logits`), as is the MLM term's softmax.
+
         Args:
             model: the SentenceTransformer to train, with dropout switched on (see
                 :func:`simcse_st.build_simcse_model`); without dropout the two views are identical and the

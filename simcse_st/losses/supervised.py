@@ -33,6 +33,10 @@ class SupervisedSimCSELoss(SimCSELossBase):
         ``hard_negative_weight`` adds a constant to the logit of each anchor's *own* hard negative, as the
         official implementation's ``hard_negative_weight`` does (the log of a weight alpha on that term).
 
+        Under mixed precision (autocast in fp16 or bf16: the trainer's ``fp16``/``bf16``, ``simcse-st train
+        --precision``) the encoder runs in the low precision, while the similarity matrix and its softmax are
+        computed in fp32 (:func:`~simcse_st.losses.infonce.cosine_logits`), as is the MLM term's softmax.
+
         Args:
             model: the SentenceTransformer to train; the paper's recipe keeps an MLP (a Dense layer with tanh)
                 at inference, which :func:`simcse_st.build_simcse_model` adds with ``mlp_at_inference=True``.
