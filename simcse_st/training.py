@@ -184,7 +184,7 @@ def training_arguments(
         save_total_limit: checkpoints kept (the best is always kept besides the latest).
         precision: ``auto``, ``fp32``, ``fp16`` or ``bf16``, checked against the hardware
             (:func:`simcse_st.precision.resolve_precision`).
-        overrides: any other training argument (e.g. ``gradient_checkpointing=True``).
+        overrides: any other training argument (e.g. ``activation_checkpointing=True``).
     """
     selection: dict[str, Any] = (
         {
@@ -344,7 +344,8 @@ def train_simcse(
         precision: ``auto`` (bf16 on a GPU that has it, else fp16 on CUDA, fp32 without CUDA), ``fp32``, ``fp16``
             or ``bf16`` (also on a CPU with bf16 instructions); recorded in the model card.
         argument_overrides: further training arguments (see :func:`training_arguments`), e.g.
-            ``gradient_checkpointing=True`` to recompute activations in the backward pass (long sequences).
+            ``activation_checkpointing=True`` (``--gradient-checkpointing``) to recompute the encoder's activations
+            in the backward pass (long sequences).
 
     Returns:
         A :class:`TrainingResult`.

@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, data_name=Path(args.train_file).name, max_steps=args.max_steps, seed=args.seed,
         resume=args.resume, dev_tasks=DEV_SELECTIONS[args.select_on], loss_options=loss_options(args),
         name=args.name, license=args.license, languages=args.language, final_scores=args.final_scores,
-        precision=precision, gradient_checkpointing=args.gradient_checkpointing,
+        precision=precision, activation_checkpointing=args.gradient_checkpointing,
     )
     if result.best_checkpoint is not None:
         scores = ", ".join(f"{step}: {score:.2f}" for step, score in result.dev_scores)
