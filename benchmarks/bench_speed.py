@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -42,20 +42,51 @@ def batches(args: argparse.Namespace, count: int) -> list[list[str]]:
     return [[sentences[(i * size + j) % len(sentences)] for j in range(size)] for i in range(count)]
 
 
-def step_function(model: Any, loss: Any, columns: int) -> Callable[[list[str]], None]:
-    """One training step of ``loss`` on a batch given as ``columns`` copies of the sentences."""
+def step_function(model: Any, loss: Any, columns: int, scaler: Any = None) -> Callable[[Sequence[Any]], None]:
+    """One training step of ``loss`` on a batch: a list of sentences given as ``columns`` copies, or a tuple of
+    columns (e.g. anchors, positives, hard negatives). With a ``torch.amp.GradScaler`` (fp16) the loss is scaled
+    for the backward pass and the update unscaled, as the trainer does."""
     import torch
     from sentence_transformers.util import batch_to_device
 
     optimizer = torch.optim.AdamW(loss.parameters(), lr=3e-5)
 
-    def step(sentences: list[str]) -> None:
-        features = [batch_to_device(model.preprocess(sentences), model.device) for _ in range(columns)]
-        loss(features, None).backward()
-        optimizer.step()
+    def step(batch: Sequence[Any]) -> None:
+        texts = batch if isinstance(batch, tuple) else [batch] * columns
+        features = [batch_to_device(model.preprocess(list(column)), model.device) for column in texts]
+        value = loss(features, None)
+        if scaler is None:
+            value.backward()
+            optimizer.step()
+        else:
+            scaler.scale(value).backward()
+            scaler.step(optimizer)
+            scaler.update()
         optimizer.zero_grad(set_to_none=True)
 
     return step
+
+
+def interleaved_seconds(
+    runs: dict[str, Callable[[Any], None]], data: Sequence[Any], rounds: int, device: str
+) -> dict[str, list[float]]:
+    """Seconds of each run over all of ``data``, per round; the runs take turns (A, B, A, B, ...) so that machine
+    load hits them alike, and a first round warms up and is not counted."""
+    import torch
+
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for round_index in range(rounds + 1):
+        for name, step in runs.items():
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for batch in data:
+                step(batch)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if round_index > 0:
+                seconds[name].append(time.perf_counter() - start)
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,19 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "SimCSELoss (one pass of 2B rows)": step_function(model, SimCSELoss(model, temperature=0.05).to(device), 1),
         "MNRL on (s, s) (two passes of B)": step_function(model, MultipleNegativesRankingLoss(model, scale=20.0), 2),
     }
-    data = batches(args, args.steps)
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
-    for round_index in range(args.rounds + 1):  # round 0 warms up and is not counted
-        for name, step in runs.items():
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            for batch in data:
-                step(batch)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            if round_index > 0:
-                seconds[name].append(time.perf_counter() - start)
+    seconds = interleaved_seconds(runs, batches(args, args.steps), args.rounds, device)
     sentences = args.steps * args.batch_size
     throughput = {name: sentences / statistics.median(times) for name, times in seconds.items()}
     print(f"device {device}; batch {args.batch_size}, max length {args.max_seq_length}, "
