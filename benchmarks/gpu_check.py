@@ -107,8 +107,8 @@ TINY_SIZES = Sizes(
     base={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},
     large={"hidden_size": 48, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 96},
     unsup_batches=(8, 16), sup_batch=8, steps=2, rounds=1, correctness_batch=8, encode_sentences=32,
-    encode_batch=16, dev_pairs=100, quality_model="base", real_batch=8, real_steps=4, real_eval_steps=2, real_interrupt=3,
-    global_batch=32, mini_batch=8, plain_batches=(),
+    encode_batch=16, dev_pairs=100, quality_model="base", real_batch=8, real_steps=4, real_eval_steps=2,
+    real_interrupt=3, global_batch=32, mini_batch=8, plain_batches=(),
     part_seconds={"env": 5, "correctness": 20, "cuda_tests": 5, "unsup_speed": 20, "sup_speed": 10, "encode": 10,
                   "real_run": 40, "gradcache": 20},
 )
