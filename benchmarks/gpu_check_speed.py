@@ -111,19 +111,20 @@ def part_encode(ctx: Context) -> dict[str, Any]:
     return {"values": values, "rows": rows}
 
 
-def fits(step: Callable[[Any], None], batch: Any, model: Any) -> bool:
-    """Whether one training step on ``batch`` fits in GPU memory; after an out-of-memory error the partial
-    gradients and the cache are freed (outside the ``except`` block, whose traceback holds the tensors)."""
+def fits(step: Callable[[Any], None], batch: Any, loss: Any) -> bool:
+    """Whether one training step on ``batch`` fits in GPU memory. Out of memory shows as torch's
+    ``OutOfMemoryError`` or, when cuBLAS cannot get its workspace, a ``RuntimeError`` saying so; after either the
+    partial gradients and the cache are freed (outside the ``except`` block, whose traceback holds the tensors)."""
     import torch
 
     try:
         step(batch)
         torch.cuda.synchronize()
         return True
-    except torch.cuda.OutOfMemoryError:
-        pass
-    for parameter in model.parameters():
-        parameter.grad = None
+    except RuntimeError as error:  # torch.cuda.OutOfMemoryError is a RuntimeError
+        if not isinstance(error, torch.cuda.OutOfMemoryError) and "ALLOC_FAILED" not in str(error):
+            raise
+    loss.zero_grad(set_to_none=True)
     free_memory()
     return False
 
@@ -137,12 +138,13 @@ def part_gradcache(ctx: Context) -> dict[str, Any]:
     model = training_model(ctx.encoder("large"), ctx.device, precision)
     scaler = grad_scaler(precision, ctx.device)
     sentences = ctx.sentences(sizes.global_batch)[0]
-    plain = step_function(model, SimCSELoss(model).to(ctx.device), 1, scaler)
+    plain_loss = SimCSELoss(model).to(ctx.device)
+    plain = step_function(model, plain_loss, 1, scaler)
     plain(sentences[: sizes.mini_batch])  # warm-up: the optimizer state exists from here on
     if ctx.device == "cuda":
         largest = 0
         for size in sizes.plain_batches:
-            if not fits(plain, sentences[:size], model):
+            if not fits(plain, sentences[:size], plain_loss):
                 break
             largest = size
         search = f"largest plain batch that fits (of {', '.join(map(str, sizes.plain_batches))})"

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import pytest
+import torch
 
 from tests.conftest import REPO_ROOT
 
@@ -95,3 +96,26 @@ def test_one_table_is_printed(tiny_run: tuple[dict[str, Any], str]) -> None:
     for name in PARTS:
         assert f"\n| {name} |" in table, name
     assert "| cuda_tests | skipped | | the CUDA-only tests need CUDA |" in table
+
+
+def test_the_largest_batch_search_takes_out_of_memory_as_a_no_and_frees_the_gradients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    from gpu_check_speed import fits
+
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    loss = torch.nn.Linear(2, 2)
+
+    def step(error: Exception | None) -> None:
+        loss(torch.ones(1, 2)).sum().backward()  # partial gradients, then the failure
+        if error is not None:
+            raise error
+
+    assert fits(step, None, loss) and loss.weight.grad is not None
+    for out_of_memory in (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                          RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate(handle)")):
+        assert not fits(step, out_of_memory, loss)
+        assert loss.weight.grad is None and loss.bias.grad is None
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        fits(step, RuntimeError("shape mismatch"), loss)
