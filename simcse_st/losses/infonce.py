@@ -23,17 +23,23 @@ from sentence_transformers.util import all_gather_with_grad, cos_sim, get_rank
 from torch import Tensor
 
 
+def at_least_fp32(tensor: Tensor) -> Tensor:
+    """``tensor`` in fp32 if it is in a lower precision (fp16, bf16); fp32 and fp64 tensors are returned as they are."""
+    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
+
+
 def cosine_logits(anchors: Tensor, candidates: Tensor, temperature: float) -> Tensor:
-    """``sim(h_i, h_j) / tau`` for every anchor i and candidate j: the exponent in eq. (1), in fp32 even under
-    autocast (the embeddings are cast up; gradients flow back to them in their own dtype)."""
+    """``sim(h_i, h_j) / tau`` for every anchor i and candidate j: the exponent in eq. (1), in fp32 (or fp64) even
+    under autocast (low-precision embeddings are cast up; gradients flow back to them in their own dtype)."""
     with torch.autocast(device_type=anchors.device.type, enabled=False):
-        return cos_sim(anchors.float(), candidates.float()) / temperature
+        return cos_sim(at_least_fp32(anchors), at_least_fp32(candidates)) / temperature
 
 
 def info_nce(logits: Tensor, positives: Tensor) -> Tensor:
-    """Mean over anchors of ``-log softmax(logits_i)[positives_i]`` (eq. 1, 4, 5), in fp32 even under autocast."""
+    """Mean over anchors of ``-log softmax(logits_i)[positives_i]`` (eq. 1, 4, 5), in fp32 (or fp64) even under
+    autocast."""
     with torch.autocast(device_type=logits.device.type, enabled=False):
-        return F.cross_entropy(logits.float(), positives)
+        return F.cross_entropy(at_least_fp32(logits), positives)
 
 
 def world_size() -> int:

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from transformers import DataCollatorForLanguageModeling
 from transformers.activations import get_activation
 
+from simcse_st.losses.infonce import at_least_fp32
 from simcse_st.models import initialize_as_official
 
 MASK_PROBABILITY = 0.15
@@ -98,4 +99,4 @@ class MaskedLanguageModelingHead(nn.Module):
         # decoder logits at the masked positions only: (masked tokens, vocabulary)
         logits = self.decoder(self.transform(token_embeddings[predicted]))
         # the softmax over the vocabulary in fp32, also under autocast
-        return F.cross_entropy(logits.float(), labels[predicted], reduction="sum") / max(num_masked, 1)
+        return F.cross_entropy(at_least_fp32(logits), labels[predicted], reduction="sum") / max(num_masked, 1)

@@ -38,6 +38,9 @@ def test_similarity_matrix_and_softmax_are_fp32_under_autocast() -> None:
     assert ours < 1e-5
     assert autocast_only > 100 * ours  # the fp32 matrix is what keeps the logits exact
     assert loss.item() == pytest.approx(F.cross_entropy(logits.bfloat16().double(), torch.arange(64)).item(), abs=1e-6)
+    # fp64 (as the distributed tests run the losses) is kept, not cast down
+    assert cosine_logits(anchors.double(), candidates.double(), 0.05).dtype == torch.float64
+    assert info_nce(exact, torch.arange(64)).dtype == torch.float64
 
 
 @pytest.mark.parametrize(
