@@ -19,7 +19,7 @@ from typing import Any
 from gpu_check_common import PRECISIONS, REPO_ROOT, Context, free_memory, training_model
 
 # (|loss - CPU fp32 loss| / |CPU fp32 loss|, ||grad - CPU fp32 grad|| / ||CPU fp32 grad||) allowed per precision
-TOLERANCES = {"fp32": (1e-4, 1e-3), "fp16": (1e-2, 5e-2), "bf16": (2e-2, 1e-1)}
+TOLERANCES = {"fp32": (1e-4, 5e-3), "fp16": (1e-2, 5e-2), "bf16": (2e-2, 1e-1)}
 # |dev score of the resumed run - the uninterrupted run's|, x100 Spearman: exact on a CPU, nondeterministic GPU
 # kernels (atomic adds in the embedding backward) let two identical runs drift a little
 RESUME_TOLERANCE = {"cpu": 1e-3, "cuda": 0.5}
