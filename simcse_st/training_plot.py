@@ -118,9 +118,9 @@ def _draw_geometry(log: TrainingLog, ax: Axes) -> None:
     points = ax.scatter(uniformities, alignments, c=steps, cmap="viridis", s=40, zorder=3, edgecolors="black",
                         linewidths=0.4)
     ax.figure.colorbar(points, ax=ax, label="step")
-    for index, text in ((0, "start"), (len(steps) - 1, "end")):
+    for index, text, offset, align in ((0, "start", (6, 6), "left"), (len(steps) - 1, "end", (-6, -12), "right")):
         ax.annotate(f"{text} (step {steps[index]})", (uniformities[index], alignments[index]),
-                    textcoords="offset points", xytext=(6, 6), fontsize=8)
+                    textcoords="offset points", xytext=offset, ha=align, fontsize=8)
     ax.set(title="Alignment vs uniformity (STS-B dev)", xlabel="uniformity (lower is better)",
            ylabel="alignment (lower is better)")
     ax.margins(0.15)

@@ -32,6 +32,18 @@ def score_line(scores: dict[str, float]) -> str:
     return " | ".join(f"{STS_TASK_LABELS.get(task, task)} {score:.2f}" for task, score in scores.items())
 
 
+def comparison_table(rows: dict[str, dict[str, float | None]]) -> str:
+    """A Markdown table with one row per model (label -> scores by task and ``avg``), Spearman x100; the columns are
+    the first row's keys, and a score a row lacks (or holds as None) shows as ``-``."""
+    columns = list(next(iter(rows.values())))
+    headers = ["model", *(STS_TASK_LABELS.get(task, "Avg." if task == "avg" else task) for task in columns)]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * len(columns)) + "|"]
+    for label, scores in rows.items():
+        cells = ("-" if scores.get(task) is None else f"{scores[task]:.2f}" for task in columns)
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    return "\n".join(lines)
+
+
 class SentEvalSTSEvaluator(SentenceEvaluator):
     """Spearman x100 of cosine similarity on the paper's seven STS tasks, as SentEval computes it.
 
