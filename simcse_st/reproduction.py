@@ -65,8 +65,12 @@ GPU_PEAK_TFLOPS: dict[str, float] = {
 }
 """Dense fp16/bf16 tensor-core peak of each GPU (vendor figures), matched by name."""
 GPU_UTILIZATION = 0.25
-"""The share of that peak assumed for a SimCSE step (short sequences, mixed precision): an assumption, not a
-measurement; ``benchmarks/gpu_check.py`` measures real steps per second on a GPU."""
+"""The share of that peak assumed for a SimCSE step's matrix products (short sequences, mixed precision)."""
+GPU_STEP_OVERHEAD_S = 0.1
+"""Seconds a GPU step costs beyond its FLOPs (tokenizing, the optimizer, kernel launches). With the utilization
+above, the official unsupervised BERT-base run comes out at about an hour on one RTX 3090, as the official
+repository reports 1-2 hours; both are assumptions, not measured here (no GPU was lent): ``benchmarks/gpu_check.py``
+measures real steps per second."""
 UNKNOWN_GPU_TFLOPS = 65.0
 """The peak assumed for a GPU not in :data:`GPU_PEAK_TFLOPS` (a T4's: the estimate errs long)."""
 DEV_EVAL_TOKENS = 3_000 * 32
@@ -92,11 +96,13 @@ class Hardware:
         description: what was found (the GPU's name and count, or the CPU threads).
         flops: the training FLOP/s assumed for it.
         basis: where that figure comes from.
+        step_overhead_s: seconds a training step costs beyond its FLOPs.
     """
 
     description: str
     flops: float
     basis: str
+    step_overhead_s: float = 0.0
 
 
 def detect_hardware() -> Hardware:
@@ -112,7 +118,8 @@ def detect_hardware() -> Hardware:
         basis = (f"{GPU_UTILIZATION:.0%} of the {name}'s {peak:g} TFLOP/s fp16/bf16 peak (assumed)" if peak else
                  f"{name} is not in the table: a T4's {UNKNOWN_GPU_TFLOPS:g} TFLOP/s peak x {GPU_UTILIZATION:.0%}")
         flops = (peak or UNKNOWN_GPU_TFLOPS) * 1e12 * GPU_UTILIZATION * processes
-        return Hardware(f"{processes} x {name}", flops, basis)
+        return Hardware(f"{processes} x {name}", flops, f"{basis}, plus {GPU_STEP_OVERHEAD_S:g} s a step",
+                        GPU_STEP_OVERHEAD_S)
     threads = torch.get_num_threads()
     return Hardware(f"CPU, {threads} threads", CPU_FLOPS_PER_THREAD * threads,
                     f"{CPU_FLOPS_PER_THREAD / 1e9:g} GFLOP/s a thread, measured on a 2-core machine")
@@ -153,13 +160,14 @@ def estimate(recipe: Recipe, parameters: int, rows: int, hardware: Hardware, max
     every ``eval_steps`` and the final seven-task one.
 
     FLOPs: 6 x parameters x tokens for a training step (forward and backward), 2 x parameters x tokens for an
-    evaluation; a step's tokens are batch x views x length (2 views unsupervised, 3 supervised).
+    evaluation; a step's tokens are batch x views x length (2 views unsupervised, 3 supervised). The hardware's
+    overhead per step is added.
     """
     steps = max_steps or math.ceil(rows / recipe.batch_size) * math.ceil(recipe.epochs)
     views = 2 if recipe.objective == "unsup" else 3
     training = 6 * parameters * recipe.batch_size * views * recipe.max_seq_length * steps
     evaluation = 2 * parameters * ((steps // recipe.eval_steps) * DEV_EVAL_TOKENS + TEST_EVAL_TOKENS)
-    return Estimate(steps, (training + evaluation) / hardware.flops / 3600)
+    return Estimate(steps, ((training + evaluation) / hardware.flops + steps * hardware.step_overhead_s) / 3600)
 
 
 @dataclass

@@ -37,7 +37,7 @@ from simcse_st.losses.infonce import world_size
 from simcse_st.model_card import describe_training, training_record, write_training_record
 from simcse_st.models import build_simcse_model
 from simcse_st.recipes import Recipe
-from simcse_st.training_plot import write_training_plot
+from simcse_st.training_plot import plot_finished_run
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -385,7 +385,7 @@ def train_simcse(
     trainer.save_state()  # the log history, which simcse-st report draws
     if trainer.is_world_process_zero():
         write_training_record(output_dir, record)
-        write_training_plot(output_dir)
+        plot_finished_run(output_dir)
     state = trainer.state
     metric = dev_metric(dev_tasks)
     dev_scores = [(entry["step"], entry[metric]) for entry in state.log_history if metric in entry]

@@ -9,6 +9,7 @@ on demand.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ from simcse_st.training_log import TrainingLog, read_training_log
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+logger = logging.getLogger(__name__)
 
 TRAINING_PLOT = "training.png"
 PLOT_MARKER = "simcse-st training plot"
@@ -43,6 +46,16 @@ def write_training_plot(run_dir: str | os.PathLike[str], out: str | os.PathLike[
     if path.parent.resolve() == Path(run_dir).resolve():
         add_training_plot(run_dir, path.name)
     return path
+
+
+def plot_finished_run(run_dir: str | os.PathLike[str]) -> Path | None:
+    """:func:`write_training_plot` at the end of training; a run too short to have logged anything gets a warning
+    instead of a plot (its model is saved all the same)."""
+    try:
+        return write_training_plot(run_dir)
+    except ValueError as error:
+        logger.warning("No %s: %s", TRAINING_PLOT, error)
+        return None
 
 
 def draw_training_plot(log: TrainingLog, path: Path, title: str = "") -> None:
@@ -88,6 +101,8 @@ def _check_replaceable(path: Path) -> None:
 def _draw_loss(log: TrainingLog, ax: Axes) -> None:
     steps, losses = zip(*log.loss, strict=True)
     ax.plot(steps, losses, color="tab:red", marker="." if len(steps) < 60 else None)
+    if min(losses) > 0 and max(losses) > 20 * min(losses):
+        ax.set_yscale("log")
     ax.set(title="Training loss", xlabel="step", ylabel="loss")
     ax.grid(alpha=0.3)
 
