@@ -205,7 +205,8 @@ def _put_section(card: Any, start: str, end: str, section: str) -> None:
     """Put ``section`` (which opens with ``start`` and closes with ``end``) in place of the card's earlier one, or at
     its end."""
     before, _, rest = card.text.partition(start)
-    card.text = before.rstrip("\n") + "\n\n" + section + "\n" + rest.partition(end)[2]
+    after = rest.partition(end)[2].lstrip("\n")
+    card.text = before.rstrip("\n") + "\n\n" + section + "\n" + ("\n" + after if after else "")
 
 
 def add_training_plot(folder: str | os.PathLike[str], image: str) -> bool:
