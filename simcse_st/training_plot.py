@@ -133,9 +133,10 @@ def _draw_geometry(log: TrainingLog, ax: Axes) -> None:
     points = ax.scatter(uniformities, alignments, c=steps, cmap="viridis", s=40, zorder=3, edgecolors="black",
                         linewidths=0.4)
     ax.figure.colorbar(points, ax=ax, label="step")
-    for index, text, offset, align in ((0, "start", (6, 6), "left"), (len(steps) - 1, "end", (-6, -12), "right")):
-        ax.annotate(f"{text} (step {steps[index]})", (uniformities[index], alignments[index]),
-                    textcoords="offset points", xytext=offset, ha=align, fontsize=8)
+    for index, text, marker in ((0, "first evaluation", "o"), (len(steps) - 1, "last", "s")):
+        ax.scatter([uniformities[index]], [alignments[index]], s=160, marker=marker, facecolors="none",
+                   edgecolors="tab:red", linewidths=1.5, zorder=4, label=f"{text} (step {steps[index]})")
+    ax.legend(fontsize=8, loc="best")
     ax.set(title="Alignment vs uniformity (STS-B dev)", xlabel="uniformity (lower is better)",
            ylabel="alignment (lower is better)")
     ax.margins(0.15)
