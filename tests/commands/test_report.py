@@ -102,7 +102,8 @@ def test_train_draws_training_png_into_the_card_and_the_model_loads_in_plain_sen
         "assert not any(name.startswith('simcse_st') for name in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout.strip().splitlines()[-1] == f"(1, {SentenceTransformer(str(run_dir)).get_embedding_dimension()})"
+    dimension = SentenceTransformer(str(run_dir)).get_embedding_dimension()
+    assert result.stdout.strip().splitlines()[-1] == f"(1, {dimension})"
 
 
 def test_report_redraws_from_the_log_and_replaces_its_own_card_section(
