@@ -328,6 +328,11 @@ def results_table(results: dict[str, Any]) -> str:
     return comparison_table(rows)
 
 
+def is_main_process() -> bool:
+    """Whether this is the first (or only) process of the run: the one that writes the results."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def write_results(output_dir: Path, results: dict[str, Any]) -> None:
     """``reproduction.json`` and ``reproduction.md`` (the table, the hardware and each run's settings)."""
     from simcse_st._files import write_json_atomically
@@ -363,7 +368,7 @@ def reproduce_preset(
         plan.model, dataset, folder, plan.recipe, data_dir=data_dir, data_name=plan.data_name, max_steps=max_steps,
         seed=seed, resume=has_checkpoint(folder),
     )
-    if result.test_scores is None:
+    if result.test_scores is None and is_main_process():  # the other processes of a torchrun do not score
         raise ValueError("The STS test sets were not found under the data root: pass --data-dir ROOT.")
     return {
         "paper": paper_row(plan.recipe.name), "reproduced": result.test_scores, "model": plan.model,

@@ -67,9 +67,11 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, check the sources, then train and score each preset, printing the table as it grows."""
+    from simcse_st.commands.train import main_process_print
     from simcse_st.evaluation import SentEvalSTSEvaluator
     from simcse_st.reproduction import (
         detect_hardware,
+        is_main_process,
         plan_presets,
         read_results,
         reproduce_preset,
@@ -87,26 +89,28 @@ def run(args: argparse.Namespace) -> int:
         eval_steps=args.eval_steps, max_steps=args.max_steps, force=args.force or args.dry_run,
     )
     output_dir = Path(args.output_dir)
-    print(f"Reproducing {len(plans)} preset(s) on {hardware.description} (estimates: {hardware.basis}):", flush=True)
+    main_process_print(f"Reproducing {len(plans)} preset(s) on {hardware.description} (estimates: {hardware.basis}):",
+                       flush=True)
     for plan in plans:
-        print(f"- {plan.describe(output_dir)}", flush=True)
+        main_process_print(f"- {plan.describe(output_dir)}", flush=True)
     if args.dry_run:
         return 0
     results = read_results(output_dir)
     SentEvalSTSEvaluator(data_dir=args.data_dir, split="test")  # the seven test sets are there, before training
     files = resolve_sources(plans)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir.mkdir(parents=True, exist_ok=True)  # under torchrun every process trains; the first one writes
     results["hardware"] = hardware.description
     for plan in plans:
         name = plan.recipe.name
         if name in results["presets"]:
-            print(f"{name}: done in an earlier run ({output_dir / name}), skipped.", flush=True)
+            main_process_print(f"{name}: done in an earlier run ({output_dir / name}), skipped.", flush=True)
             continue
         results["presets"][name] = reproduce_preset(
             plan, files[plan.recipe.objective], output_dir, data_dir=args.data_dir, max_steps=args.max_steps,
             seed=args.seed,
         )
-        write_results(output_dir, results)
-        print(results_table(results), flush=True)
-    print(f"Wrote {output_dir / 'reproduction.md'} and {output_dir / 'reproduction.json'}.")
+        if is_main_process():
+            write_results(output_dir, results)
+            print(results_table(results), flush=True)
+    main_process_print(f"Wrote {output_dir / 'reproduction.md'} and {output_dir / 'reproduction.json'}.")
     return 0
