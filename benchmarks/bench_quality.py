@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = parse_args(argv)
-    from simcse_st.commands.quickstart import comparison_table
+    from simcse_st.evaluation.sts import comparison_table
     from simcse_st.training import build_model
 
     results: dict[str, Any] = {"settings": vars(args)}

@@ -28,6 +28,7 @@ CARD_FILE = "README.md"
 RECORD_KEY = "simcse"
 """The card metadata entry holding the :class:`TrainingRecord`."""
 _MTEB_SECTION_START, _MTEB_SECTION_END = "<!-- simcse-st mteb scores -->", "<!-- end of simcse-st mteb scores -->"
+_PLOT_SECTION_START, _PLOT_SECTION_END = "<!-- simcse-st training plot -->", "<!-- end of simcse-st training plot -->"
 SIMCSE_REFERENCE = "https://arxiv.org/abs/2104.08821"
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
   title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
@@ -197,9 +198,43 @@ def add_mteb_scores(
         "(cosine Spearman for STS), as `simcse-st mteb` wrote them in MTEB's results layout:", "",
         "| Task | Score |", "| --- | ---: |", *rows, f"| **Average** | {scores['avg']:.2f} |", _MTEB_SECTION_END,
     ])
-    before, _, rest = card.text.partition(_MTEB_SECTION_START)
-    card.text = before.rstrip("\n") + "\n\n" + section + "\n" + rest.partition(_MTEB_SECTION_END)[2]
+    _put_section(card, _MTEB_SECTION_START, _MTEB_SECTION_END, section)
     tags = list(card.data.tags or [])
     card.data.tags = tags if "mteb" in tags else [*tags, "mteb"]
     card.save(path)
     return path
+
+
+def _put_section(card: Any, start: str, end: str, section: str) -> None:
+    """Put ``section`` (which opens with ``start`` and closes with ``end``) in place of the card's earlier one, or at
+    its end."""
+    before, _, rest = card.text.partition(start)
+    after = rest.partition(end)[2].lstrip("\n")
+    card.text = before.rstrip("\n") + "\n\n" + section + "\n" + ("\n" + after if after else "")
+
+
+def add_training_plot(folder: str | os.PathLike[str], image: str) -> bool:
+    """Show the training plot ``image`` (a file name in ``folder``, see :mod:`simcse_st.training_plot`) in the card
+    of the model ``simcse-st train`` saved in ``folder``; a later plot's section replaces an earlier one.
+
+    Returns:
+        Whether the card was changed: False when ``folder`` holds no card with this package's training record
+        (a card it did not write is left as it is).
+    """
+    from huggingface_hub import ModelCard
+
+    path = Path(folder) / CARD_FILE
+    if read_card(folder).record is None:
+        return False
+    card = ModelCard.load(path)
+    section = "\n".join([
+        _PLOT_SECTION_START, "## Training curves", "",
+        f"![Training loss, STS dev score and alignment/uniformity]({image})",
+        "", "The training loss and the STS dev score by step (the kept checkpoint starred), and the alignment and "
+        "uniformity of the embeddings on STS-B dev at each evaluation (lower is better for both; arrows follow "
+        "training), as in the SimCSE paper's Figure 2. Drawn from this run's log history (`simcse-st report`).",
+        _PLOT_SECTION_END,
+    ])
+    _put_section(card, _PLOT_SECTION_START, _PLOT_SECTION_END, section)
+    card.save(path)
+    return True

@@ -31,12 +31,14 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoin
 
 from simcse_st.data import DataNotFoundError
 from simcse_st.evaluation import SentEvalSTSEvaluator
+from simcse_st.evaluation.watch import TrainingWatchEvaluator
 from simcse_st.losses import SimCSELoss, SupervisedSimCSELoss
 from simcse_st.losses.infonce import world_size
 from simcse_st.model_card import describe_training, training_record, write_training_record
 from simcse_st.models import build_simcse_model
 from simcse_st.precision import precision_arguments, resolve_precision
 from simcse_st.recipes import Recipe
+from simcse_st.training_plot import plot_finished_run
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -141,7 +143,9 @@ def check_enough_rows(dataset: Dataset, batch_size: int) -> None:
 def dev_evaluator(
     data_dir: str | os.PathLike[str] | None, tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS
 ) -> SentenceEvaluator | None:
-    """The STS dev evaluator that picks checkpoints, or None with a note when that data is not under the data root.
+    """The STS dev evaluator that picks checkpoints and logs alignment and uniformity on STS-B dev beside the score
+    (:class:`~simcse_st.evaluation.watch.TrainingWatchEvaluator`), or None with a note when that data is not under
+    the data root.
 
     Args:
         data_dir: the data root holding ``senteval/``.
@@ -149,9 +153,7 @@ def dev_evaluator(
             (``DEV_SELECTIONS["stsb-sickr"]`` averages STS-B and SICK-R dev).
     """
     try:
-        return SentEvalSTSEvaluator(
-            data_dir=data_dir, tasks=tasks, split="dev", name="sts_dev", show_progress_bar=False
-        )
+        return TrainingWatchEvaluator(data_dir=data_dir, tasks=tasks)
     except DataNotFoundError as error:
         logger.warning("No STS dev data (%s): training without checkpoint selection; the last step is kept.", error)
         return None
@@ -392,8 +394,10 @@ def train_simcse(
     trainer.train(resume_from_checkpoint=True if resume else None)
     test_scores = final_evaluation(model, data_dir) if final_scores and trainer.is_world_process_zero() else None
     trainer.save_model(str(output_dir))
+    trainer.save_state()  # the log history, which simcse-st report draws
     if trainer.is_world_process_zero():
         write_training_record(output_dir, record)
+        plot_finished_run(output_dir)
     state = trainer.state
     metric = dev_metric(dev_tasks)
     dev_scores = [(entry["step"], entry[metric]) for entry in state.log_history if metric in entry]

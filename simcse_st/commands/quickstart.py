@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simcse_st.data.sts import STS_TASK_LABELS, STS_TASKS
+from simcse_st.data.sts import STS_TASKS
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -75,20 +75,11 @@ def score_sts(
     return SentEvalSTSEvaluator(data_dir=data_dir, tasks=tasks, split="test", name="")(model)
 
 
-def comparison_table(rows: dict[str, dict[str, float]]) -> str:
-    """A Markdown table with one row per model (label -> scores by task and ``avg``), Spearman x100."""
-    columns = list(next(iter(rows.values())))
-    headers = ["model", *(STS_TASK_LABELS.get(task, "Avg." if task == "avg" else task) for task in columns)]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * len(columns)) + "|"]
-    for label, scores in rows.items():
-        lines.append("| " + " | ".join([label, *(f"{scores[task]:.2f}" for task in columns)]) + " |")
-    return "\n".join(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     """Score, train, score again, print the table."""
     from simcse_st.data import data_path
     from simcse_st.data.training import load_sentence_file
+    from simcse_st.evaluation.sts import comparison_table
     from simcse_st.recipes import default_recipe
     from simcse_st.training import build_model, has_checkpoint, train_simcse
 

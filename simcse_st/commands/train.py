@@ -84,6 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--final-scores", action=argparse.BooleanOptionalAction, default=True,
                         help="score the final model on the seven STS test sets and its alignment/uniformity on STS-B "
                         "test, shown in its model card (default: on)")
+    parser.add_argument("--report-to", nargs="+", metavar="LOGGER", default=["none"],
+                        help="also send the loss and every evaluation (STS dev, alignment, uniformity) to these "
+                        "loggers of the trainer, where installed: tensorboard, wandb, mlflow, ..., or all "
+                        "(default: none; training.png is drawn either way)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the interrupted run in --output-dir from its last checkpoint")
     parser.set_defaults(func=run)
@@ -168,12 +172,15 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume, dev_tasks=DEV_SELECTIONS[args.select_on], loss_options=loss_options(args),
         name=args.name, license=args.license, languages=args.language, final_scores=args.final_scores,
         precision=precision, activation_checkpointing=args.gradient_checkpointing,
+        report_to=args.report_to,
     )
     if result.best_checkpoint is not None:
         scores = ", ".join(f"{step}: {score:.2f}" for step, score in result.dev_scores)
         what = "STS-B dev" if args.select_on == "stsb" else "STS-B + SICK-R dev average"
         main_process_print(f"Best {what} {result.best_dev_score:.2f} at {Path(result.best_checkpoint).name} "
                            f"(dev scores by step: {scores}).")
+    plot = result.output_dir / "training.png"
     main_process_print(f"Saved the model after {result.global_step} steps to {result.output_dir} (model card: "
-                       f"{result.output_dir / 'README.md'}). Score it with: simcse-st eval {result.output_dir}")
+                       f"{result.output_dir / 'README.md'}" + (f", training curves: {plot}" if plot.exists() else "")
+                       + f"). Score it with: simcse-st eval {result.output_dir}")
     return 0

@@ -6,6 +6,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+import numpy as np
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 
 from simcse_st.data.sts import load_sts_task
@@ -80,9 +81,21 @@ class AlignmentUniformityEvaluator(SentenceEvaluator):
         row, embeddings = encode_unique(
             model, self.sentences, self.batch_size, self.pooling, show_progress_bar=self.show_progress_bar
         )
+        return self.record(model, self.scores_from(row, embeddings), epoch, steps)
+
+    def scores_from(self, row: dict[str, int], embeddings: np.ndarray) -> dict[str, float]:
+        """``{"alignment": ..., "uniformity": ...}`` from embeddings already computed (``row[sentence]`` is the row
+        of ``embeddings`` holding each of :attr:`sentences`, as :func:`encode_unique` returns them)."""
         anchors = embeddings[[row[s1] for s1, _ in self.positive_pairs]]
         positives = embeddings[[row[s2] for _, s2 in self.positive_pairs]]
-        scores = {"alignment": alignment(anchors, positives), "uniformity": uniformity(embeddings)}
+        # Eq. 2 over the positive pairs; Eq. 3 over every sentence, each once
+        sentence_embeddings = embeddings[[row[sentence] for sentence in self.sentences]]
+        return {"alignment": alignment(anchors, positives), "uniformity": uniformity(sentence_embeddings)}
+
+    def record(self, model: SentenceTransformer, scores: dict[str, float], epoch: int = -1, steps: int = -1
+               ) -> dict[str, float]:
+        """Log ``scores`` (of :meth:`scores_from`), store them in the model card data and return them keyed as the
+        class docstring says."""
         logger.info(
             f"AlignmentUniformityEvaluator (STS-B {self.split}){training_position(epoch, steps)}: "
             f"alignment {scores['alignment']:.4f} ({len(self.positive_pairs)} pairs), "

@@ -32,6 +32,18 @@ def score_line(scores: dict[str, float]) -> str:
     return " | ".join(f"{STS_TASK_LABELS.get(task, task)} {score:.2f}" for task, score in scores.items())
 
 
+def comparison_table(rows: dict[str, dict[str, float | None]]) -> str:
+    """A Markdown table with one row per model (label -> scores by task and ``avg``), Spearman x100; the columns are
+    the first row's keys, and a score a row lacks (or holds as None) shows as ``-``."""
+    columns = list(next(iter(rows.values())))
+    headers = ["model", *(STS_TASK_LABELS.get(task, "Avg." if task == "avg" else task) for task in columns)]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * len(columns)) + "|"]
+    for label, scores in rows.items():
+        cells = ("-" if scores.get(task) is None else f"{scores[task]:.2f}" for task in columns)
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    return "\n".join(lines)
+
+
 class SentEvalSTSEvaluator(SentenceEvaluator):
     """Spearman x100 of cosine similarity on the paper's seven STS tasks, as SentEval computes it.
 
@@ -102,22 +114,34 @@ class SentEvalSTSEvaluator(SentenceEvaluator):
         self, model: SentenceTransformer, output_path: str | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
         """Score ``model``; returns Spearman x100 per task and their average, keyed as the class docstring says."""
-        scores = self.compute_scores(model)
+        return self.record(model, self.compute_scores(model), epoch, steps)
+
+    def record(self, model: SentenceTransformer, scores: dict[str, float], epoch: int = -1, steps: int = -1
+               ) -> dict[str, float]:
+        """Log ``scores`` (of :meth:`scores_from`), store them in the model card data and return them keyed as the
+        class docstring says."""
         where = training_position(epoch, steps)
         logger.info(f"SentEvalSTSEvaluator ({self.split}, {self.aggregation}){where}: {score_line(scores)}")
         metrics = self.prefix_name_to_metrics(scores, self.name)
         self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
         return metrics
 
+    def sentences(self) -> list[str]:
+        """Every sentence occurrence of every task's pairs (repeats included), in task order."""
+        return [sentence for subsets in self.data.values() for subset in subsets
+                for sentence in subset.sentences1 + subset.sentences2]
+
     def compute_scores(self, model: SentenceTransformer) -> dict[str, float]:
         """Spearman x100 per task, in task order, then ``avg``; each distinct sentence is encoded once."""
         row, embeddings = encode_unique(
-            model,
-            (s for subsets in self.data.values() for subset in subsets for s in subset.sentences1 + subset.sentences2),
-            batch_size=self.batch_size,
-            pooling=self.pooling,
+            model, self.sentences(), batch_size=self.batch_size, pooling=self.pooling,
             show_progress_bar=self.show_progress_bar,
         )
+        return self.scores_from(row, embeddings)
+
+    def scores_from(self, row: dict[str, int], embeddings: np.ndarray) -> dict[str, float]:
+        """Spearman x100 per task, then ``avg``, from embeddings already computed (``row[sentence]`` is the row of
+        ``embeddings`` holding each sentence of :meth:`sentences`, as :func:`encode_unique` returns them)."""
         scores = {task: self._task_score(subsets, row, embeddings) for task, subsets in self.data.items()}
         scores["avg"] = float(np.mean(list(scores.values())))
         return scores
