@@ -28,6 +28,15 @@ def mteb_hub(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     return write_mteb_sts_datasets(data_dir, tmp_path_factory.mktemp("mteb-hub"))
 
 
+@pytest.fixture
+def offline_hub(mteb_hub: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """This process's datasets library reads the stand-in (as ``HF_DATASETS_CACHE`` would make it)."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", mteb_hub[1])
+    return mteb_hub
+
+
 @pytest.fixture(scope="session")
 def trained(minilm_path: Path, sample: STSSample, wiki_sentences: list[str], tmp_path_factory) -> Path:
     """A tiny BERT, from a Hub cache (``hub/`` beside the model, with ``hf-home/``) under the Hub name

@@ -41,15 +41,6 @@ main(sys.argv[1:])
 """``simcse-st`` killed (SIGKILL) right after MTEB saved its first task's results."""
 
 
-@pytest.fixture
-def offline_hub(mteb_hub: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """This process's datasets library reads the stand-in (as ``HF_DATASETS_CACHE`` would make it)."""
-    import datasets
-
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", mteb_hub[1])
-    return mteb_hub
-
-
 def revision_folders(output_dir: Path, name: str) -> dict[str, list[str]]:
     """Revision -> the task result files MTEB wrote there."""
     folder = output_dir / "results" / name.replace("/", "__")
