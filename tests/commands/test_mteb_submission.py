@@ -169,7 +169,12 @@ def test_trained_model_gets_a_complete_model_meta_and_registry_entry(
     (["--output-dir", "{file}"], "is a file: pass a folder"),
     (["--output-dir", "{folder}"], "records no licence and --license was not given"),
     (["--tasks", "STS12"], "holds no weights"),
-], ids=["benchmark", "task", "name", "output-dir", "no-licence", "no-weights"])
+    (["--revision", "abc123", "--output-dir", "{folder}"], "--revision abc123 is not a Hub commit: pass the 40-hex"),
+    (["--base-model", "./runs/base", "--output-dir", "{folder}"], "--base-model './runs/base' is not a Hugging Face "
+     "Hub model name"),
+    (["--release-date", "yesterday"], "--release-date 'yesterday' is not a date"),
+    (["--training-data-url", "my_data.txt"], "--training-data-url 'my_data.txt' is not a web address"),
+], ids=["benchmark", "task", "name", "output-dir", "no-licence", "no-weights", "revision", "base-model", "date", "url"])
 def test_bad_input_is_one_clear_line(
     arguments: list[str], message: str, tiny_bert_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -182,3 +187,27 @@ def test_bad_input_is_one_clear_line(
     assert main(["mteb", str(model), *arguments]) == 2
     (error,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]  # not progress bars
     assert error.startswith("simcse-st mteb: error: ") and message in error
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+@pytest.mark.parametrize(("command", "arguments", "message"), [
+    ("train", ["--base-model", "./runs/base"], "--base-model './runs/base' is not a Hugging Face Hub model name"),
+    ("train", ["--training-data-url", "my_data.txt"], "--training-data-url 'my_data.txt' is not a web address"),
+    ("model-meta", ["--revision", "1234abcd"], "--revision 1234abcd is not a Hub commit"),
+    ("mteb-move", ["--revision", "main"], "--revision main is not a Hub commit"),
+    ("mteb-move", [], "holds no results/ folder: pass the --output-dir of the run"),
+], ids=["train-base", "train-url", "model-meta-revision", "move-revision", "move-no-run"])
+def test_bad_submission_input_is_one_clear_line_and_writes_nothing(
+    command: str, arguments: list[str], message: str, tiny_bert_path: Path, wiki_sentences: list[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(wiki_sentences[:8]) + "\n", encoding="utf-8")
+    given = {"train": ["train", "unsup", "--model", str(tiny_bert_path), "--train-file", str(sentences),
+                       "--output-dir", str(tmp_path / "out")],
+             "model-meta": ["model-meta", str(tiny_bert_path), "--out", str(tmp_path / "out")],
+             "mteb-move": ["mteb-move", str(tiny_bert_path), "--output-dir", str(tmp_path / "out")]}[command]
+    assert main([*given, *arguments]) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert error.startswith(f"simcse-st {command}: error: ") and message in error
+    assert not (tmp_path / "out").exists()
