@@ -1,8 +1,9 @@
 """The checks a results folder and a ``ModelMeta`` meet before MTEB takes them, written here after what
 embeddings-benchmark/results runs on every pull request (``tests/test_correct_folder_structure.py``,
 ``test_ensure_correct_metadata.py``, ``test_task_name_matches_filename.py``, ``test_duplicate_results.py``,
-``test_model_implementation.py``) and what mteb's registry tests ask of a model (``tests/test_models/
-test_model_meta.py``). Each returns the list of problems found (empty when accepted), so a test shows them all."""
+``test_model_implementation.py``, ``test_new_results_run_settings.py``) and what mteb's registry tests ask of a
+model (``tests/test_models/test_model_meta.py``). Each returns the list of problems found (empty when accepted), so
+a test shows them all."""
 
 from __future__ import annotations
 
@@ -59,18 +60,47 @@ def _meta_problems(meta: dict[str, Any], results: Path, revision_folder: Path, w
 
 
 def _task_problems(revision_folder: Path, where: str, problems: list[str]) -> set[str]:
-    """Each task file's ``task_name`` is its file name; returns the tasks of the folder."""
+    """Each task file's ``task_name`` is its file name, and each of its scores was made by mteb 2 with settings in
+    ``run_settings.jsonl``; returns the tasks of the folder."""
+    settings = _run_settings(revision_folder / "run_settings.jsonl")
     tasks = set()
     for path in sorted(revision_folder.glob("*.json")):
         if path.name == "model_meta.json":
             continue
-        task_name = json.loads(path.read_text(encoding="utf-8")).get("task_name")
-        if task_name != path.stem:
-            problems.append(f"{where}/{path.name}: task_name {task_name!r} is not the file's name")
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if result.get("task_name") != path.stem:
+            problems.append(f"{where}/{path.name}: task_name {result.get('task_name')!r} is not the file's name")
+        if not _is_mteb_2(result.get("mteb_version")):
+            problems.append(f"{where}/{path.name}: mteb_version {result.get('mteb_version')!r} is not above 2.0.0")
+        for split, blocks in result.get("scores", {}).items():
+            for block in blocks:
+                key = (path.stem, split, block.get("hf_subset"))
+                if not _is_mteb_2(settings.get(key)):
+                    problems.append(f"{where}/{path.name}: no run_settings.jsonl entry of mteb 2 for {key}")
         tasks.add(path.stem)
     if not tasks:
         problems.append(f"{where}: no task results")
     return tasks
+
+
+def _run_settings(path: Path) -> dict[tuple[str, str, str], str | None]:
+    """(task, split, subset) -> the mteb version ``run_settings.jsonl`` records for it. An entry names one split and
+    subset (``split``, ``subset``, as the repository's check reads them) or several (``splits``, ``subsets``, as
+    mteb 2.26's ``ResultCache`` writes them)."""
+    found: dict[tuple[str, str, str], str | None] = {}
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    for entry in (json.loads(line) for line in lines if line.strip()):
+        version = (entry.get("version") or {}).get("mteb")
+        for split in entry.get("splits") or [entry.get("split")]:
+            for subset in entry.get("subsets") or [entry.get("subset")]:
+                found[entry.get("task"), split, subset] = version
+    return found
+
+
+def _is_mteb_2(version: object) -> bool:
+    """Whether ``version`` is a parseable version above 2.0.0."""
+    numbers = re.findall(r"^(\d+)\.(\d+)\.?(\d*)", version) if isinstance(version, str) else []
+    return bool(numbers) and tuple(int(part or 0) for part in numbers[0]) > (2, 0, 0)
 
 
 def _duplicate_problems(model: str, tasks_by_revision: dict[str, set[str]]) -> list[str]:
