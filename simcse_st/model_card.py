@@ -139,9 +139,11 @@ def training_record(
 def base_model_name(model_name_or_path: str | os.PathLike[str]) -> str | None:
     """The Hub name of the model training starts from, for MTEB's ``adapted_from``: the Hub name itself (or that of
     a folder of the Hugging Face cache); for another local folder, the name its card records (a model
-    ``simcse-st train --name`` trained), else the ``_name_or_path`` of its ``config.json`` when that is a Hub name
-    (what ``save_pretrained`` of a downloaded model keeps; logged, as it may name an earlier base). None, with a
-    warning to pass ``--base-model NAME``, when none is found."""
+    ``simcse-st train --name`` trained), else, for a plain transformers checkpoint (no ``modules.json``), the
+    ``_name_or_path`` of its ``config.json`` when that is a Hub name (what ``save_pretrained`` of a downloaded model
+    keeps; logged). A sentence-transformers folder's ``config.json`` names the encoder it was first trained from
+    (all-MiniLM-L6-v2's names nreimers/MiniLM-L6-H384-uncased), not itself, so it is not read. None, with a warning
+    to pass ``--base-model NAME``, when none is found."""
     from simcse_st.hub import is_repo_id
 
     hub = hub_model(model_name_or_path)
@@ -152,7 +154,8 @@ def base_model_name(model_name_or_path: str | os.PathLike[str]) -> str | None:
     if record is not None and record.name:
         return record.name
     config = folder / "config.json"
-    recorded = json.loads(config.read_text(encoding="utf-8")).get("_name_or_path") if config.is_file() else None
+    plain = config.is_file() and not (folder / "modules.json").exists()
+    recorded = json.loads(config.read_text(encoding="utf-8")).get("_name_or_path") if plain else None
     if isinstance(recorded, str) and is_repo_id(recorded) and not Path(recorded).expanduser().exists():
         logger.warning("Recording %s's base model as %s, the name its config.json keeps; pass --base-model NAME "
                        "if the folder holds another model.", folder, recorded)

@@ -13,7 +13,8 @@ from tests.hub_cache import write_hub_cache
 
 
 def test_base_model_is_a_hub_name_not_a_folder_name(
-    tiny_bert_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tiny_bert_path: Path, minilm_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import huggingface_hub.constants
 
@@ -35,3 +36,6 @@ def test_base_model_is_a_hub_name_not_a_folder_name(
     write_training_record(model, TrainingRecord("unsup", "r", "my-org/base", "data.txt", (), "2026-01-02",
                                                 name="my-org/simcse"))
     assert base_model_name(model) == "my-org/simcse"  # a model simcse-st trained under a name
+    # a sentence-transformers folder's config.json names the encoder it was first trained from, not itself
+    assert json.loads((minilm_path / "config.json").read_text())["_name_or_path"] == "nreimers/MiniLM-L6-H384-uncased"
+    assert base_model_name(minilm_path) is None
