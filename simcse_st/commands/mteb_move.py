@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     local_meta = build_model_meta(local, args.model, dataclasses.replace(options, name=name, revision=None))
     pushed = load_hub_revision(name, options.revision, why=f"The weights of {args.model}")
     commit = options.revision or hub_model(name).commit
+    if commit is None:
+        raise OSError(f"The commit of {name}'s main is not in the Hugging Face cache: pass --revision COMMIT (the "
+                      "one 'hf upload' printed).")
     if model_fingerprint(pushed) != model_fingerprint(local):
         raise ValueError(f"{name} at revision {commit or 'main'} does not hold the weights of {args.model} (their "
                          "fingerprints differ): push the folder again, or pass --revision with the commit that holds "
