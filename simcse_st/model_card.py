@@ -11,6 +11,8 @@ scores as a section of the card. This module owns those two additions to sentenc
 from __future__ import annotations
 
 import datetime
+import json
+import logging
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -24,12 +26,13 @@ if TYPE_CHECKING:
 
     from simcse_st.recipes import Recipe
 
+logger = logging.getLogger(__name__)
+
 CARD_FILE = "README.md"
 RECORD_KEY = "simcse"
 """The card metadata entry holding the :class:`TrainingRecord`."""
 _MTEB_SECTION_START, _MTEB_SECTION_END = "<!-- simcse-st mteb scores -->", "<!-- end of simcse-st mteb scores -->"
 _PLOT_SECTION_START, _PLOT_SECTION_END = "<!-- simcse-st training plot -->", "<!-- end of simcse-st training plot -->"
-SIMCSE_REFERENCE = "https://arxiv.org/abs/2104.08821"
 SIMCSE_CITATION = """@inproceedings{gao2021simcse,
   title = {{SimCSE}: Simple Contrastive Learning of Sentence Embeddings},
   author = {Gao, Tianyu and Yao, Xingcheng and Chen, Danqi},
@@ -45,26 +48,29 @@ class TrainingRecord:
     Attributes:
         objective: ``"unsup"`` or ``"sup"``.
         recipe: the recipe's name (:mod:`simcse_st.recipes`).
-        base_model: the encoder training started from (a Hub name, or a local folder's name).
+        base_model: the Hub name of the encoder training started from (see :func:`base_model_name`); None when
+            it could not be found.
         training_data: the training data's name (a file name or a Hub dataset).
         selection: our names of the STS dev tasks the checkpoint was chosen on (``["STSBenchmark"]`` by
             default); empty when no checkpoint was chosen.
         date: the day training ended, ``YYYY-MM-DD``.
         name: the model's ``ORG/NAME`` for MTEB and the Hub, if given at training.
         precision: the training precision, ``fp32``, ``fp16`` or ``bf16`` (:mod:`simcse_st.precision`).
+        training_data_url: where the training data is public (``--training-data-url``), if given.
     """
 
     objective: str
     recipe: str
-    base_model: str
+    base_model: str | None
     training_data: str
     selection: tuple[str, ...]
     date: str
     name: str | None = None
     precision: str | None = None
+    training_data_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The YAML entry (lists, no empty name)."""
+        """The YAML entry (lists, no empty values)."""
         data = asdict(self) | {"selection": list(self.selection)}
         return {key: value for key, value in data.items() if value is not None}
 
@@ -104,7 +110,7 @@ def describe_training(
     card = model.model_card_data
     card.model_name = f"SimCSE ({kind}, recipe {record.recipe}) trained on {record.training_data}"
     card.train_datasets = [{"name": record.training_data}]
-    if "/" in record.base_model:
+    if record.base_model and "/" in record.base_model:
         card.base_model = record.base_model
     if record.name:
         card.model_id = record.name
@@ -119,19 +125,52 @@ def training_record(
     recipe: Recipe, model_name_or_path: str | os.PathLike[str], data_name: str, selection: tuple[str, ...],
     name: str | None = None,
     precision: str | None = None,
+    base_model: str | None = None,
+    training_data_url: str | None = None,
 ) -> TrainingRecord:
-    """What the saved model's card records of this run (see :mod:`simcse_st.model_card`); dated today (UTC)."""
-    hub = hub_model(model_name_or_path)
+    """What the saved model's card records of this run (see :mod:`simcse_st.model_card`); dated today (UTC).
+    ``base_model`` (``--base-model``) overrides the base's name found by :func:`base_model_name`."""
     return TrainingRecord(
         objective=recipe.objective,
         recipe=recipe.name,
-        base_model=hub.name if hub is not None else Path(model_name_or_path).name,
+        base_model=base_model or base_model_name(model_name_or_path),
         training_data=data_name,
         selection=selection,
         date=datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         name=name,
         precision=precision,
+        training_data_url=training_data_url,
     )
+
+
+def base_model_name(model_name_or_path: str | os.PathLike[str]) -> str | None:
+    """The Hub name of the model training starts from, for MTEB's ``adapted_from``: the Hub name itself (or that of
+    a folder of the Hugging Face cache); for another local folder, the name its card records (a model
+    ``simcse-st train --name`` trained), else, for a plain transformers checkpoint (no ``modules.json``), the
+    ``_name_or_path`` of its ``config.json`` when that is a Hub name (what ``save_pretrained`` of a downloaded model
+    keeps; logged). A sentence-transformers folder's ``config.json`` names the encoder it was first trained from
+    (all-MiniLM-L6-v2's names nreimers/MiniLM-L6-H384-uncased), not itself, so it is not read. None, with a warning
+    to pass ``--base-model NAME``, when none is found."""
+    from simcse_st.hub import is_repo_id
+
+    hub = hub_model(model_name_or_path)
+    if hub is not None:
+        return hub.name
+    folder = Path(model_name_or_path)
+    record = read_card(folder).record
+    if record is not None and record.name:
+        return record.name
+    config = folder / "config.json"
+    plain = config.is_file() and not (folder / "modules.json").exists()
+    recorded = json.loads(config.read_text(encoding="utf-8")).get("_name_or_path") if plain else None
+    if isinstance(recorded, str) and is_repo_id(recorded) and not Path(recorded).expanduser().exists():
+        logger.warning("Recording %s's base model as %s, the name its config.json keeps; pass --base-model NAME "
+                       "if the folder holds another model.", folder, recorded)
+        return recorded
+    logger.warning("%s names no Hub model (no card record, no Hub name in config.json): its base model is not "
+                   "recorded, so MTEB cannot read what the base was trained on (adapted_from); pass --base-model NAME.",
+                   folder)
+    return None
 
 
 def write_training_record(folder: str | os.PathLike[str], record: TrainingRecord) -> None:

@@ -316,6 +316,8 @@ def train_simcse(
     languages: list[str] | None = None,
     final_scores: bool = True,
     precision: str = "auto",
+    base_model: str | None = None,
+    training_data_url: str | None = None,
     **argument_overrides: Any,
 ) -> TrainingResult:
     """Train a SimCSE model with ``recipe`` and save the (best) model to ``output_dir``.
@@ -341,6 +343,9 @@ def train_simcse(
         name: the model's ``ORG/NAME`` (MTEB and the Hub), recorded in its card.
         license: the model's licence (e.g. ``apache-2.0``), recorded in its card.
         languages: the model's languages (e.g. ``["en"]``), recorded in its card.
+        base_model: the Hub name of ``model_name_or_path``, recorded in the card (default: found by
+            :func:`simcse_st.model_card.base_model_name`).
+        training_data_url: where the training data is public, recorded in the card.
         final_scores: score the final model on the seven STS test sets and its alignment/uniformity for its card
             (:func:`final_evaluation`; skipped with a note when the data is missing).
         precision: ``auto`` (bf16 on a GPU that has it, else fp16 on CUDA, fp32 without CUDA), ``fp32``, ``fp16``
@@ -387,7 +392,8 @@ def train_simcse(
         dev_tasks=dev_tasks, precision=precision, **argument_overrides,
     )
     record = training_record(
-        recipe, model_name_or_path, data_name, dev_tasks if evaluator is not None else (), name, precision=precision
+        recipe, model_name_or_path, data_name, dev_tasks if evaluator is not None else (), name, precision=precision,
+        base_model=base_model, training_data_url=training_data_url,
     )
     describe_training(model, record, license, languages)
     trainer = build_trainer(model, loss, train_dataset, args, evaluator, callbacks)

@@ -30,12 +30,13 @@ def write_hub_cache(
     """Lay the files of ``files`` out as huggingface_hub's cache of the ``repo_type`` repository ``repository``.
 
     Each file (subfolders included) becomes a blob named by its SHA-256, linked from ``snapshots/<commit>/``;
-    ``refs/main`` names the commit (by default a hash of the repository's name). Returns the commit.
+    ``refs/main`` names the commit (by default a hash of the repository's name), as after a push and a download.
+    Called again for the same repository with another commit, it adds that commit (a later push). Returns the commit.
     """
     folder = cache / f"{repo_type}s--{repository.replace('/', '--')}"
     commit = commit or hashlib.sha1(repository.encode()).hexdigest()
     snapshot = folder / "snapshots" / commit
-    (folder / "blobs").mkdir(parents=True)
+    (folder / "blobs").mkdir(parents=True, exist_ok=True)
     snapshot.mkdir(parents=True)
     for path in sorted(file for file in files.rglob("*") if file.is_file()):
         blob = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -43,7 +44,7 @@ def write_hub_cache(
         link = snapshot / path.relative_to(files)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(Path(*[".."] * (len(path.relative_to(files).parts) + 1), "blobs", blob))
-    (folder / "refs").mkdir()
+    (folder / "refs").mkdir(exist_ok=True)
     (folder / "refs" / "main").write_text(commit)
     return commit
 

@@ -30,7 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Print the ModelMeta(...) Python of MODEL for a pull request to MTEB's model registry (MTEB's "
         "own ModelMeta.to_python), filled from what training recorded in the model card and from the model. "
         "With --mock-run, load the model through that ModelMeta's loader and run MTEB's mock tasks on it, as "
-        f"'mteb mock-run' does for a registered model, writing {MOCK_RUN_FILE}.",
+        f"'mteb mock-run' does for a registered model, writing {MOCK_RUN_FILE}. Run it on the Hub name once the "
+        "model is pushed: a local folder's revision is a hash of its weights, which the registry cannot take (it "
+        "says so). A name already in MTEB's registry prints the registry's own ModelMeta when the weights are its "
+        "registered revision's, and is refused otherwise.",
     )
     parser.add_argument("model", metavar="MODEL", help="a local model folder or a Hugging Face Hub name")
     add_meta_arguments(parser)
@@ -60,7 +63,10 @@ def mock_run(meta: ModelMeta, source: str) -> MockRunResults:
 
 def run(args: argparse.Namespace) -> int:
     """Build the ModelMeta, print and write it, and run the mock tasks when asked; 1 if a mock task failed."""
-    from simcse_st.evaluation.mteb_meta import build_model_meta
+    from mteb import __version__ as mteb_version_string
+
+    from simcse_st.evaluation.mteb_meta import build_model_meta, registry_entry
+    from simcse_st.evaluation.mteb_submission import submission_note
     from simcse_st.models import load_model
 
     options = meta_options(args)
@@ -70,11 +76,17 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         Path(args.out).write_text(code, encoding="utf-8")
         print(f"Wrote {args.out}")
-    if not args.mock_run:
-        return 0
-    results = mock_run(meta, args.model)
-    report = (Path(args.out).parent if args.out else Path()) / MOCK_RUN_FILE
-    report.write_text(results.to_markdown(), encoding="utf-8")
-    verdict = "passed every compatible mock task" if results.all_passed else "FAILED some mock tasks"
-    print(f"MTEB mock run: {meta.name} {verdict}; the report is {report}")
-    return 0 if results.all_passed else 1
+    status = 0
+    if args.mock_run:
+        results = mock_run(meta, args.model)
+        report = (Path(args.out).parent if args.out else Path()) / MOCK_RUN_FILE
+        report.write_text(results.to_markdown(), encoding="utf-8")
+        verdict = "passed every compatible mock task" if results.all_passed else "FAILED some mock tasks"
+        print(f"MTEB mock run: {meta.name} {verdict}; the report is {report}")
+        status = 0 if results.all_passed else 1
+    if registry_entry(meta.name) is not None:
+        print(f"{meta.name} is already in MTEB's registry (mteb {mteb_version_string}): this is its registered "
+              "ModelMeta; no registry pull request is needed.")
+    elif note := submission_note(meta, args.model, None, "model-meta"):
+        print(note)
+    return status

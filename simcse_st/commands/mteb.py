@@ -22,13 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Evaluate MODEL with the mteb package: the paper's seven STS tasks read from the local SentEval "
         "files, or with --source hub any MTEB tasks (--tasks) or benchmark (--benchmark). Results are written "
         "by MTEB's ResultCache under --output-dir as results/<org>__<name>/<revision>/<task>.json with "
-        "model_meta.json; a run started again evaluates only the tasks that are missing.",
+        "model_meta.json (the local SentEval tasks, which the leaderboard cannot show, under --output-dir/senteval/, "
+        "out of what ResultCache.submit_results sends); a run started again evaluates only the tasks that are "
+        "missing. A run on a local folder is filed under a hash of the weights, which MTEB cannot take: once the "
+        "model is pushed, 'simcse-st mteb-move' moves it to the Hub commit.",
     )
     parser.add_argument("model", metavar="MODEL", help="a local model folder or a Hugging Face Hub name")
     add_data_arguments(parser, any_task=True)
     add_meta_arguments(parser)
     parser.add_argument("--output-dir", metavar="DIR", default=None,
-                        help="the results folder, in MTEB's ResultCache layout (default: not written)")
+                        help="the results folder, in MTEB's ResultCache layout (default: not written); --source local "
+                        "writes under DIR/senteval/, which ResultCache(DIR).submit_results does not send")
     parser.add_argument("--source", choices=("local", "hub"), default="local",
                         help="local: SentEval files under the data root; hub: MTEB's own tasks (default: %(default)s)")
     parser.add_argument("--benchmark", metavar="NAME", default=None,
@@ -46,24 +50,37 @@ def add_meta_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", metavar="ORG/NAME", default=None,
                         help="the model's name for MTEB (default: the name recorded at training, else the Hub name, "
                         "else local/<folder>)")
-    parser.add_argument("--revision", metavar="REV", default=None,
-                        help="the model's revision (default: the Hub commit, else a hash of weights and config)")
+    parser.add_argument("--revision", metavar="COMMIT", default=None,
+                        help="the model's Hub commit, 40 hex digits (default: the Hub commit of a Hub model, else a "
+                        "hash of weights and config, which cannot be submitted)")
     parser.add_argument("--license", default=None,
                         help="the model's licence, e.g. apache-2.0 (default: the model card's)")
     parser.add_argument("--languages", nargs="+", metavar="CODE", default=None,
                         help="ISO 639-3 and script codes, e.g. eng-Latn (default: the model card's, else eng-Latn)")
+    parser.add_argument("--base-model", metavar="NAME", default=None,
+                        help="the Hub name of the model training started from, MTEB's adapted_from (default: the "
+                        "one recorded at training, under the name MTEB's registry uses)")
+    parser.add_argument("--release-date", metavar="YYYY-MM-DD", default=None,
+                        help="the release date (default: the day training ended, else the Hub's, else empty)")
+    parser.add_argument("--training-data-url", metavar="URL", default=None,
+                        help="where the training data is public (default: the one recorded at training, else the "
+                        "official SimCSE data's for its file names)")
 
 
 def meta_options(args: argparse.Namespace, require_license: bool = True) -> MetaOptions:
     """The :class:`~simcse_st.evaluation.mteb_meta.MetaOptions` of the command line."""
-    from simcse_st.evaluation.mteb_meta import MetaOptions, check_model_name
+    from simcse_st.evaluation.mteb_meta import MetaOptions, check_model_name, check_release_date, check_url
+    from simcse_st.hub import check_hub_commit, check_hub_name
 
     return MetaOptions(
         name=check_model_name(args.name) if args.name is not None else None,
-        revision=args.revision,
+        revision=check_hub_commit(args.revision) if args.revision is not None else None,
         license=args.license,
         languages=tuple(args.languages) if args.languages else None,
         require_license=require_license,
+        base_model=check_hub_name(args.base_model) if args.base_model is not None else None,
+        release_date=check_release_date(args.release_date) if args.release_date is not None else None,
+        training_data_url=check_url(args.training_data_url) if args.training_data_url is not None else None,
     )
 
 
@@ -84,8 +101,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise OSError(f"simcse-st mteb needs the mteb package ({error}); install it with pip install "
                       "'simcse-st[mteb]'.") from error
-    from simcse_st.evaluation.mteb_bridge import mteb_tasks, revision_folder, run_mteb
+    from simcse_st.evaluation.mteb_bridge import mteb_tasks, run_mteb
     from simcse_st.evaluation.mteb_meta import build_model_meta
+    from simcse_st.evaluation.mteb_submission import results_cache_folder, revision_folder, submission_note
     from simcse_st.models import load_model
 
     options = meta_options(args, require_license=args.output_dir is not None)  # no licence needed unless written
@@ -104,9 +122,14 @@ def run(args: argparse.Namespace) -> int:
     )
     report(scores, args.json)
     if args.output_dir is not None:
-        print(f"MTEB results: {revision_folder(args.output_dir, meta)}")
+        print(f"MTEB results: {revision_folder(results_cache_folder(args.output_dir, args.source), meta)}")
     if args.update_card:
         from simcse_st.model_card import add_mteb_scores
 
         print(f"Added the scores to {add_mteb_scores(args.model, meta, scores, args.benchmark)}")
+    if args.source == "local":
+        print("The local SentEval tasks are for comparison with the paper: the leaderboard cannot show them "
+              "(run --source hub for MTEB's own tasks).")
+    elif args.output_dir is not None and (note := submission_note(meta, args.model, args.output_dir, "mteb")):
+        print(note)
     return 0

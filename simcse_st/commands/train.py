@@ -81,6 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "card; MTEB requires one")
     parser.add_argument("--language", nargs="+", metavar="CODE", default=None,
                         help="the model's languages as the Hub writes them (e.g. en), recorded in its model card")
+    parser.add_argument("--base-model", metavar="NAME", default=None,
+                        help="the Hub name of --model, recorded in the card as MTEB's adapted_from (default: --model "
+                        "when it is a Hub name; for a local folder, the name its card or config.json records)")
+    parser.add_argument("--training-data-url", metavar="URL", default=None,
+                        help="where the training data is public, recorded in the card as MTEB's public_training_data "
+                        "(default: the official SimCSE data's address for its file names)")
     parser.add_argument("--final-scores", action=argparse.BooleanOptionalAction, default=True,
                         help="score the final model on the seven STS test sets and its alignment/uniformity on STS-B "
                         "test, shown in its model card (default: on)")
@@ -149,6 +155,14 @@ def run(args: argparse.Namespace) -> int:
         from simcse_st.evaluation.mteb_meta import check_model_name
 
         check_model_name(args.name)
+    if args.base_model is not None:
+        from simcse_st.hub import check_hub_name
+
+        check_hub_name(args.base_model)
+    if args.training_data_url is not None:
+        from simcse_st.evaluation.mteb_meta import check_url
+
+        check_url(args.training_data_url)
     if args.max_steps is not None and args.max_steps < 1:
         raise ValueError(f"--max-steps must be a positive integer, got {args.max_steps}.")
     processes = world_size()
@@ -173,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name, license=args.license, languages=args.language, final_scores=args.final_scores,
         precision=precision, activation_checkpointing=args.gradient_checkpointing,
         report_to=args.report_to,
+        base_model=args.base_model, training_data_url=args.training_data_url,
     )
     if result.best_checkpoint is not None:
         scores = ", ".join(f"{step}: {score:.2f}" for step, score in result.dev_scores)

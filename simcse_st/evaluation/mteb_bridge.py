@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,11 +51,13 @@ def run_mteb(
 
     Results are written by MTEB's ``ResultCache`` under ``output_folder``
     (``results/<org>__<name>/<revision>/<task>.json`` and ``model_meta.json``), and not written at all without
-    it. The run is named and versioned by ``meta`` (see :func:`simcse_st.evaluation.mteb_meta.build_model_meta`);
-    without one, by MTEB's own metadata of the model with a hash of its weights as the revision, so a changed
-    model is never read back as the old one. With ``overwrite_strategy="only-missing"`` tasks whose results are
-    already there are read back, not evaluated again, and ``report`` says so; it also reports each task done, of
-    the total.
+    it; the local tasks' under ``output_folder/senteval/`` instead
+    (:func:`~simcse_st.evaluation.mteb_submission.results_cache_folder`), out of what
+    ``ResultCache.submit_results`` sends, as the leaderboard cannot show them. The run is named and versioned by
+    ``meta`` (see :func:`simcse_st.evaluation.mteb_meta.build_model_meta`); without one, by MTEB's own metadata
+    of the model with a hash of its weights as the revision, so a changed model is never read back as the old one.
+    With ``overwrite_strategy="only-missing"`` tasks whose results are already there are read back, not evaluated
+    again, and ``report`` says so; it also reports each task done, of the total.
 
     Args:
         model: a SentenceTransformer, or a local path / Hub name to load one from.
@@ -86,6 +87,7 @@ def run_mteb(
     """
     import mteb
 
+    from simcse_st.evaluation.mteb_submission import results_cache_folder
     from simcse_st.evaluation.sts import score_line
     from simcse_st.models import load_model
 
@@ -97,7 +99,7 @@ def run_mteb(
     if not hasattr(model, "encode"):
         model = load_model(model)
     encoder = _encoder(model, meta)
-    cache = mteb.ResultCache(cache_path=output_folder) if output_folder is not None else None
+    cache = None if output_folder is None else mteb.ResultCache(cache_path=results_cache_folder(output_folder, source))
     done = _already_done(selected, encoder.mteb_model_meta, cache, overwrite_strategy)
     if done:
         report(f"{len(done)} of {len(selected)} tasks are already in {output_folder} for "
@@ -182,9 +184,3 @@ def _already_done(
             done.add(name)
     return done
 
-
-def revision_folder(output_folder: str | os.PathLike[str], meta: ModelMeta) -> Path:
-    """The folder MTEB's ``ResultCache`` writes this model's and revision's results to (that of any task's file)."""
-    import mteb
-
-    return mteb.ResultCache(cache_path=output_folder).get_task_result_path("any task", meta).parent

@@ -19,8 +19,7 @@ from sentence_transformers import SentenceTransformer
 
 from simcse_st.cli import main
 from simcse_st.fingerprint import short_fingerprint
-from tests.conftest import build_tiny_bert
-from tests.hub_cache import start_simcse_st, write_hub_cache, write_mteb_sts_datasets
+from tests.commands.conftest import BASE, TRAINING_DATA_URL
 from tests.sts_sample import STSSample
 
 mteb = pytest.importorskip("mteb")
@@ -40,22 +39,6 @@ mteb.ResultCache.save_to_cache = save_then_die
 main(sys.argv[1:])
 """
 """``simcse-st`` killed (SIGKILL) right after MTEB saved its first task's results."""
-BASE = "test-org/tiny-bert"
-
-
-@pytest.fixture(scope="module")
-def mteb_hub(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The Hub cache and the prepared datasets cache holding MTEB's STS12, STSBenchmark and SICK-R."""
-    return write_mteb_sts_datasets(data_dir, tmp_path_factory.mktemp("mteb-hub"))
-
-
-@pytest.fixture
-def offline_hub(mteb_hub: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """This process's datasets library reads the stand-in (as ``HF_DATASETS_CACHE`` would make it)."""
-    import datasets
-
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", mteb_hub[1])
-    return mteb_hub
 
 
 def revision_folders(output_dir: Path, name: str) -> dict[str, list[str]]:
@@ -122,26 +105,11 @@ def test_a_changed_weight_gets_a_new_revision_folder(tiny_bert_path: Path, sampl
     assert main(arguments) == 0
     old, new = short_fingerprint(SentenceTransformer(str(tiny_bert_path))), short_fingerprint(model)
     assert old != new
-    assert revision_folders(tmp_path / "out", "test/m") == {old: ["SentEvalSTS13.json"], new: ["SentEvalSTS13.json"]}
-
-
-@pytest.fixture(scope="module")
-def trained(minilm_path: Path, sample: STSSample, wiki_sentences: list[str], tmp_path_factory) -> Path:
-    """A tiny BERT, from a Hub cache under the Hub name ``test-org/tiny-bert``, trained by ``simcse-st train`` for
-    two steps."""
-    root = tmp_path_factory.mktemp("trained")
-    write_hub_cache(root / "hub", BASE, build_tiny_bert(root / "tiny-bert", minilm_path / "vocab.txt"))
-    sentences = root / "wiki1m_for_simcse.txt"
-    sentences.write_text("\n".join(wiki_sentences[:16]) + "\n", encoding="utf-8")
-    process = start_simcse_st(
-        "train", "unsup", "--model", BASE, "--train-file", sentences, "--output-dir", root / "model",
-        "--max-steps", "2", "--batch-size", "4", "--eval-steps", "2", "--data-dir", sample.root,
-        "--name", "test/simcse-tiny", "--license", "apache-2.0", "--language", "en",
-        cache=root / "hub", home=root / "hf-home",
-    )
-    stdout, stderr = process.communicate(timeout=300)
-    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
-    return root / "model"
+    local_tasks = tmp_path / "out" / "senteval"  # out of results/, which ResultCache.submit_results sends
+    assert revision_folders(local_tasks, "test/m") == {old: ["SentEvalSTS13.json"], new: ["SentEvalSTS13.json"]}
+    assert not (tmp_path / "out" / "results").exists()
+    assert mteb.ResultCache(tmp_path / "out").get_cache_paths(models=["test/m"], include_remote=False,
+                                                              require_model_meta=False) == []
 
 
 def test_trained_model_gets_a_complete_model_meta_and_registry_entry(
@@ -158,7 +126,7 @@ def test_trained_model_gets_a_complete_model_meta_and_registry_entry(
     assert main(["mteb", str(trained), *arguments]) == 0
     model = SentenceTransformer(str(trained), device="cpu")
     revision = short_fingerprint(model)
-    meta_file = out / "results" / "test__simcse-tiny" / revision / "model_meta.json"
+    meta_file = out / "senteval" / "results" / "test__simcse-tiny" / revision / "model_meta.json"
     meta = ModelMeta.model_validate_json_resolved(meta_file.read_text())
 
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
@@ -168,18 +136,24 @@ def test_trained_model_gets_a_complete_model_meta_and_registry_entry(
         "n_embedding_parameters": model[0].auto_model.get_input_embeddings().weight.numel(),
         "max_tokens": 128, "embed_dim": 32, "license": "apache-2.0", "open_weights": True,
         "public_training_code": "https://github.com/princeton-nlp/SimCSE",
-        "public_training_data": "https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse",
+        "public_training_data": TRAINING_DATA_URL,
         "framework": ["Sentence Transformers", "PyTorch"], "similarity_fn_name": "cosine", "use_instructions": False,
         "adapted_from": BASE, "training_datasets": {"STSBenchmark"},
-        "reference": "https://arxiv.org/abs/2104.08821",
+        "reference": None,  # no Hub page before the model is pushed; the paper is in the citation
     }
     assert {field: getattr(meta, field) for field in expected} == expected
     assert meta.memory_usage_mb == round(expected["n_parameters"] * 4 / 1024**2)
     assert "SimCSE" in meta.citation and meta.loader is not None
 
     monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
     assert main(["model-meta", str(trained), "--out", str(tmp_path / "meta.py"), "--mock-run"]) == 0
-    assert "passed every compatible mock task" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "passed every compatible mock task" in printed
+    assert printed.rstrip().endswith(f"Not submittable yet: revision {revision} of test/simcse-tiny is not a Hub "
+                                     "commit (MTEB's results repository and registry take a model's 40-hex-digit Hub "
+                                     f"commit): push the model ('hf upload test/simcse-tiny {trained}'), then run "
+                                     "'simcse-st model-meta test/simcse-tiny'.")
     namespace: dict[str, object] = {}
     exec(compile((tmp_path / "meta.py").read_text(), "meta.py", "exec"), namespace)
     (registry_meta,) = [value for value in namespace.values() if isinstance(value, ModelMeta)]
@@ -195,7 +169,12 @@ def test_trained_model_gets_a_complete_model_meta_and_registry_entry(
     (["--output-dir", "{file}"], "is a file: pass a folder"),
     (["--output-dir", "{folder}"], "records no licence and --license was not given"),
     (["--tasks", "STS12"], "holds no weights"),
-], ids=["benchmark", "task", "name", "output-dir", "no-licence", "no-weights"])
+    (["--revision", "abc123", "--output-dir", "{folder}"], "--revision abc123 is not a Hub commit: pass the 40-hex"),
+    (["--base-model", "./runs/base", "--output-dir", "{folder}"], "--base-model './runs/base' is not a Hugging Face "
+     "Hub model name"),
+    (["--release-date", "yesterday"], "--release-date 'yesterday' is not a date"),
+    (["--training-data-url", "my_data.txt"], "--training-data-url 'my_data.txt' is not a web address"),
+], ids=["benchmark", "task", "name", "output-dir", "no-licence", "no-weights", "revision", "base-model", "date", "url"])
 def test_bad_input_is_one_clear_line(
     arguments: list[str], message: str, tiny_bert_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -208,3 +187,27 @@ def test_bad_input_is_one_clear_line(
     assert main(["mteb", str(model), *arguments]) == 2
     (error,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]  # not progress bars
     assert error.startswith("simcse-st mteb: error: ") and message in error
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+@pytest.mark.parametrize(("command", "arguments", "message"), [
+    ("train", ["--base-model", "./runs/base"], "--base-model './runs/base' is not a Hugging Face Hub model name"),
+    ("train", ["--training-data-url", "my_data.txt"], "--training-data-url 'my_data.txt' is not a web address"),
+    ("model-meta", ["--revision", "1234abcd"], "--revision 1234abcd is not a Hub commit"),
+    ("mteb-move", ["--revision", "main"], "--revision main is not a Hub commit"),
+    ("mteb-move", [], "holds no results/ folder: pass the --output-dir of the run"),
+], ids=["train-base", "train-url", "model-meta-revision", "move-revision", "move-no-run"])
+def test_bad_submission_input_is_one_clear_line_and_writes_nothing(
+    command: str, arguments: list[str], message: str, tiny_bert_path: Path, wiki_sentences: list[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(wiki_sentences[:8]) + "\n", encoding="utf-8")
+    given = {"train": ["train", "unsup", "--model", str(tiny_bert_path), "--train-file", str(sentences),
+                       "--output-dir", str(tmp_path / "out")],
+             "model-meta": ["model-meta", str(tiny_bert_path), "--out", str(tmp_path / "out")],
+             "mteb-move": ["mteb-move", str(tiny_bert_path), "--output-dir", str(tmp_path / "out")]}[command]
+    assert main([*given, *arguments]) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert error.startswith(f"simcse-st {command}: error: ") and message in error
+    assert not (tmp_path / "out").exists()
