@@ -76,10 +76,10 @@ class TrainingRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingRecord:
-        """Read the YAML entry back (unknown keys are ignored)."""
+        """Read the YAML entry back (unknown keys are ignored; a base model :meth:`to_dict` left out is None)."""
         known = {field.name for field in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
-        return cls(**values | {"selection": tuple(values.get("selection") or ())})
+        return cls(**{"base_model": None} | values | {"selection": tuple(values.get("selection") or ())})
 
 
 @dataclass(frozen=True)

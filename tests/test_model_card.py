@@ -39,3 +39,9 @@ def test_base_model_is_a_hub_name_not_a_folder_name(
     # a sentence-transformers folder's config.json names the encoder it was first trained from, not itself
     assert json.loads((minilm_path / "config.json").read_text())["_name_or_path"] == "nreimers/MiniLM-L6-H384-uncased"
     assert base_model_name(minilm_path) is None
+
+
+def test_a_record_without_a_base_model_reads_back() -> None:
+    record = TrainingRecord("unsup", "r", None, "data.txt", ("STSBenchmark",), "2026-01-02", precision="fp32")
+    assert "base_model" not in record.to_dict()
+    assert TrainingRecord.from_dict(record.to_dict()) == record
