@@ -18,7 +18,8 @@ from simcse_st import __version__
 
 # subcommand modules, in the order ``--help`` lists them
 COMMAND_MODULES: list[str] = [
-    "eval", "mteb", "model_meta", "train", "quickstart", "encode", "index", "search", "cluster", "plot", "serve",
+    "eval", "mteb", "model_meta", "train", "quickstart", "export", "encode", "index", "search", "cluster", "plot",
+    "serve",
 ]
 
 

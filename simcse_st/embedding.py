@@ -118,7 +118,7 @@ def load_encoder(
         ModelNotFoundError: for a model that cannot be found.
 
     Example:
-        >>> model = load_encoder("out/model-ov", runtime_file="openvino/openvino_model_qint8_quantized.xml")  # doctest: +SKIP
+        >>> load_encoder("model-ov", runtime_file="openvino/openvino_model_qint8_quantized.xml")  # doctest: +SKIP
     """
     from simcse_st.export import chosen_runtime_file
     from simcse_st.models import load_model
@@ -129,7 +129,8 @@ def load_encoder(
     exported_file = chosen_runtime_file(name)
     if runtime == "torch" or (runtime is None and runtime_file is None and exported_file is None):
         if runtime_file is not None or precision is not None:
-            raise ValueError("--runtime-file and a precision are OpenVINO options: drop them or use --runtime openvino.")
+            raise ValueError("--runtime-file and a precision are OpenVINO options: drop them, or use --runtime "
+                             "openvino.")
         if exported_file is not None:
             raise ValueError(f"{name} is an OpenVINO export (no PyTorch weights): run it with --runtime openvino, or "
                              "give the model it was exported from.")

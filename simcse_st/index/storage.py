@@ -1,7 +1,8 @@
 """The on-disk format of a saved :class:`~simcse_st.index.SemanticIndex`, and the safe replacement of its folder.
 
 A saved index is a folder holding ``index.json`` (the format marker ``simcse-st-index`` and its version, the model
-name or path, dimension, size, backend, IVF-PQ settings), ``sentences.jsonl``, ``embeddings.npy`` and, for HNSW
+name or path, the runtime that embedded the corpus (:func:`simcse_st.embedding.runtime_of`), dimension, size,
+backend, IVF-PQ settings), ``sentences.jsonl``, ``embeddings.npy`` and, for HNSW
 and IVF-PQ, the FAISS index.
 
 A save writes a new folder beside the target (``.NAME.XXXXXXXX.tmp``, marked by ``.simcse-st-partial`` until it
@@ -58,11 +59,13 @@ def write_rows(path: Path, blocks: Sequence[np.ndarray]) -> None:
 
 def write_index_files(
     folder: Path, model_name: str | None, dimension: int, size: int, backend: str, active_backend: str,
-    faiss_index: Any, ivfpq: IVFPQSettings | None,
+    faiss_index: Any, ivfpq: IVFPQSettings | None, runtime: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``index.json`` and, for HNSW and IVF-PQ, the FAISS index beside the sentences and embeddings."""
+    """Write ``index.json`` and, for HNSW and IVF-PQ, the FAISS index beside the sentences and embeddings.
+    ``runtime`` is the runtime that embedded the corpus (None: PyTorch)."""
     meta: dict[str, Any] = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "model": model_name,
-                            "dimension": dimension, "size": size, "backend": backend}
+                            "runtime": runtime or {"name": "torch"}, "dimension": dimension, "size": size,
+                            "backend": backend}
     if ivfpq is not None:
         meta["ivfpq"] = {key: value for key, value in asdict(ivfpq).items() if key in ("nlist", "m", "nprobe",
                                                                                         "rerank")}
