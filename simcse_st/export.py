@@ -202,11 +202,11 @@ def export_model(
     source = model_name_of(model) or os.fspath(model)
     if os.path.isdir(source) and Path(source).resolve() == target.resolve():
         raise ValueError("--out must differ from MODEL: the export would replace the model it reads.")
-    torch_model = load_encoder(source, runtime="torch")
     calibration_sample, held_out, calibration_source = [], [], None
     if quantization == "int8-static" or calibration is not None or _has_data(data_dir):
         calibration_sample, held_out, calibration_source = calibration_sentences(calibration, calibration_size,
                                                                                  data_dir)
+    torch_model = load_encoder(source, runtime="torch")
     file = QUANTIZED_FILES[quantization]
     report = ExportReport(source=source, source_fingerprint=model_fingerprint(torch_model), quantization=quantization,
                           file=file)
