@@ -58,8 +58,9 @@ def check_sentences(sentences: Sequence[str] | str, what: str = "corpus") -> lis
 RUNTIMES: tuple[str, ...] = ("torch", "openvino")
 """The inference runtimes: PyTorch, or OpenVINO (sentence-transformers' ``backend="openvino"``)."""
 OPENVINO_INSTALL = 'pip install "simcse-st[openvino]"'
-RUNTIME_FILE_ATTRIBUTE = "simcse_runtime_file"
-"""Where :func:`load_encoder` notes, on the loaded model, which OpenVINO file of the folder it runs."""
+RUNTIME_ATTRIBUTE = "simcse_runtime"
+"""Where :func:`load_encoder` notes, on the loaded model, which OpenVINO file of the folder it runs and in which
+precision."""
 
 
 def check_openvino() -> None:
@@ -147,17 +148,18 @@ def load_encoder(
     if precision is not None:
         model_kwargs["ov_config"] = {"INFERENCE_PRECISION_HINT": precision}
     loaded = load_model(name, backend="openvino", model_kwargs=model_kwargs)
-    setattr(loaded, RUNTIME_FILE_ATTRIBUTE, runtime_file)
+    setattr(loaded, RUNTIME_ATTRIBUTE, {"file": runtime_file} | ({"precision": precision} if precision else {}))
     return loaded
 
 
 def runtime_of(model: SentenceTransformer) -> dict[str, Any]:
     """Which runtime ``model`` encodes with: ``{"name": "torch"}`` or ``{"name": "openvino", "file": ...}`` (the
-    file :func:`load_encoder` loaded; None for the folder's default file), as stored with embeddings."""
+    file :func:`load_encoder` loaded; None for the folder's default file; with ``"precision"`` when one was forced),
+    as stored with embeddings."""
     name = getattr(model, "backend", "torch")
     if name == "torch":
         return {"name": "torch"}
-    return {"name": name, "file": getattr(model, RUNTIME_FILE_ATTRIBUTE, None)}
+    return {"name": name, **getattr(model, RUNTIME_ATTRIBUTE, {"file": None})}
 
 
 def resolve_model(model: ModelLike, runtime: dict[str, Any] | None = None) -> SentenceTransformer:
@@ -166,7 +168,7 @@ def resolve_model(model: ModelLike, runtime: dict[str, Any] | None = None) -> Se
     OpenVINO file or else PyTorch)."""
     if isinstance(model, (str, os.PathLike)):
         runtime = runtime or {}
-        return load_encoder(model, runtime.get("name"), runtime.get("file"))
+        return load_encoder(model, runtime.get("name"), runtime.get("file"), runtime.get("precision"))
     return model
 
 
