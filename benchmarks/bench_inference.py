@@ -184,13 +184,13 @@ def main() -> None:
                   f"STS-B dev {report.stsb_dev}", flush=True)
         rows += measure(name, source, exports, evaluator, sample)
         print(table(rows), flush=True)
+        if args.png:  # after each model, so a slow machine keeps what it measured
+            plot(rows, Path(args.png))
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     print()
     print(cpu_flags())
     print(table(rows))
-    if args.png:
-        plot(rows, Path(args.png))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":
