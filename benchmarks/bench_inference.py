@@ -69,7 +69,7 @@ def load(runtime: str, source: str, exports: dict[str, Path], threads: int) -> A
     import torch
 
     from simcse_st.embedding import load_encoder
-    from simcse_st.export import QUANTIZED_FILES
+    from simcse_st.exported import QUANTIZED_FILES
 
     torch.set_num_threads(threads)
     if runtime == "torch fp32":

@@ -5,7 +5,7 @@ sentences, or a text file with one sentence a line, and embed the sentences in b
 Embeddings are L2-normalized, so a dot product is the cosine similarity SimCSE trains for.
 
 This is also the one place for the inference runtime: a model runs in PyTorch, or in OpenVINO through
-sentence-transformers' ``backend="openvino"`` (an exported folder, :mod:`simcse_st.export`, or exported on the fly),
+sentence-transformers' ``backend="openvino"`` (a folder :mod:`simcse_st.export` wrote, or exported on the fly),
 optionally from one of the folder's quantized files. :func:`load_encoder` loads either; :func:`runtime_of` says
 which one a loaded model runs in, for the records of stored embeddings.
 """
@@ -121,7 +121,7 @@ def load_encoder(
     Example:
         >>> load_encoder("model-ov", runtime_file="openvino/openvino_model_qint8_quantized.xml")  # doctest: +SKIP
     """
-    from simcse_st.export import chosen_runtime_file
+    from simcse_st.exported import chosen_runtime_file
     from simcse_st.models import load_model
 
     name = os.fspath(model)

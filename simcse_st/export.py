@@ -1,24 +1,19 @@
-"""Exporting a model to OpenVINO, optionally quantized to int8: the one owner of the exported folder's format.
+"""Exporting a model to OpenVINO, optionally quantized to int8, and measuring what that cost.
 
-An exported folder is a sentence-transformers model folder as ``SentenceTransformer(...).save_pretrained`` writes
-it for ``backend="openvino"`` (``modules.json``, the tokenizer, pooling and dense modules, and
-``openvino/openvino_model.xml`` with its ``.bin``: the float32 graph), plus, for a quantized export, one more
-OpenVINO file in ``openvino/``:
+:func:`export_model` loads the PyTorch model, exports it with sentence-transformers' ``backend="openvino"`` and
+``save_pretrained``, and for a quantized export adds one OpenVINO file made by optimum-intel's ``OVQuantizer``
+(nncf):
 
-- ``int8-static`` (:data:`QUANTIZED_FILES`): weights and activations in int8, calibrated by nncf on sample
-  sentences (optimum-intel's ``OVQuantizer`` with ``OVQuantizationConfig``, the file name of sentence-transformers'
-  ``export_static_quantized_openvino_model``);
-- ``int8-weights``: int8 weights, float activations, no calibration (``OVWeightQuantizationConfig(bits=8)``);
+- ``int8-static``: weights and activations in int8, calibrated on sample sentences (``OVQuantizationConfig``; the
+  file name of sentence-transformers' ``export_static_quantized_openvino_model``). Calibration tokenizes at the
+  model's training length (the recipe's, 32 tokens for SimCSE), padded to the longest calibration sentence, not
+  at sentence-transformers' fixed 384;
+- ``int8-weights``: int8 weights, float activations, no calibration (``OVWeightQuantizationConfig(bits=8)``).
 
-and :data:`EXPORT_FILE` (``simcse-st-export.json``): the format marker, the source model and its fingerprint, the
-quantization and the file to run, the calibration sample, and what quantization cost (cosine to the PyTorch model
-over held-out sentences, STS-B dev before and after). Plain sentence-transformers loads the folder without this
-package: ``SentenceTransformer(DIR, backend="openvino", model_kwargs={"file_name": FILE})``
-(:func:`load_line`). Calibration tokenizes at the model's training length (the recipe's, 32 tokens for SimCSE),
-padded to the longest calibration sentence, not sentence-transformers' fixed 384.
-
-A folder is written beside the target and swapped in (:func:`simcse_st.index.storage.replaced_directory`), so an
-interrupted export leaves the old folder or none; a ``--out`` that is not empty and not an export is refused.
+It then compares the export with the PyTorch model (cosine over held-out sentences, STS-B dev before and after)
+and records that in the folder, whose layout :mod:`simcse_st.exported` owns. The folder is written beside the
+target and swapped in (:func:`simcse_st.index.storage.replaced_directory`), so an interrupted export leaves the old
+folder or none; a ``--out`` that is not empty and not an export is refused.
 """
 
 from __future__ import annotations
@@ -34,19 +29,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simcse_st._files import read_json, write_json_atomically
+from simcse_st._files import write_json_atomically
+from simcse_st.exported import (
+    EXPORT_FILE,
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    QUANTIZATIONS,
+    QUANTIZED_FILES,
+    check_export_replaceable,
+    holds_export,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-EXPORT_FORMAT = "simcse-st-export"
-EXPORT_VERSION = 1
-EXPORT_FILE = "simcse-st-export.json"
-QUANTIZATIONS: tuple[str, ...] = ("none", "int8-weights", "int8-static")
-OPENVINO_FILE = "openvino/openvino_model.xml"
-QUANTIZED_FILES = {"none": OPENVINO_FILE, "int8-weights": "openvino/openvino_model_int8_weights.xml",
-                   "int8-static": "openvino/openvino_model_qint8_quantized.xml"}
-"""The OpenVINO file each quantization runs from, relative to the exported folder."""
 HELD_OUT_SENTENCES = 256
 """Sentences, distinct from the calibration sample, on which the export's cosine to the PyTorch model is measured."""
 WIKI_SAMPLE = "wiki/wiki1m_sample.txt"
@@ -80,41 +76,6 @@ def check_quantization(quantization: str) -> None:
     """Raise a ValueError unless ``quantization`` is one of :data:`QUANTIZATIONS`."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"Unknown quantization {quantization!r}: choose one of {', '.join(QUANTIZATIONS)}.")
-
-
-def read_export(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The :data:`EXPORT_FILE` record of an exported folder, or None for anything else."""
-    record = read_json(Path(folder) / EXPORT_FILE)
-    if record is None or record.get("format") != EXPORT_FORMAT or not isinstance(record.get("version"), int):
-        return None
-    return record
-
-
-def chosen_runtime_file(folder: str | os.PathLike[str]) -> str | None:
-    """The OpenVINO file an exported folder runs by default (its quantization's), or None if it is no export."""
-    record = read_export(folder) if os.path.isdir(folder) else None
-    return None if record is None else record["file"]
-
-
-def load_line(folder: str | os.PathLike[str], file: str) -> str:
-    """The Python line that loads the exported ``folder``'s ``file`` in plain sentence-transformers."""
-    return (f"SentenceTransformer({str(Path(folder).resolve())!r}, backend='openvino', "
-            f"model_kwargs={{'file_name': {file!r}}})")
-
-
-def check_export_replaceable(target: Path) -> None:
-    """Raise unless ``target`` is missing, an empty folder, or a folder ``simcse-st export`` wrote.
-
-    Raises:
-        ValueError: naming what is there; nothing is written.
-    """
-    if not target.exists() and not target.is_symlink():
-        return
-    if not target.is_dir() or target.is_symlink():
-        raise ValueError(f"--out {target} exists and is not a folder: give a new or empty folder.")
-    if any(target.iterdir()) and read_export(target) is None:
-        raise ValueError(f"--out {target} is not empty and was not written by `simcse-st export` (no {EXPORT_FILE}): "
-                         "exporting would replace it, so nothing was written. Give a new or empty folder.")
 
 
 def calibration_sentences(
@@ -210,7 +171,7 @@ def export_model(
     file = QUANTIZED_FILES[quantization]
     report = ExportReport(source=source, source_fingerprint=model_fingerprint(torch_model), quantization=quantization,
                           file=file)
-    with replaced_directory(target, check=check_export_replaceable, is_complete=_holds_export) as folder:
+    with replaced_directory(target, check=check_export_replaceable, is_complete=holds_export) as folder:
         ov_model = load_encoder(source, runtime="openvino")
         ov_model.save_pretrained(str(folder))
         if quantization != "none":
@@ -225,10 +186,6 @@ def export_model(
         write_json_atomically(folder / EXPORT_FILE, {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
                                                      **asdict(report)})
     return report
-
-
-def _holds_export(folder: Path) -> bool:
-    return read_export(folder) is not None
 
 
 def _has_data(data_dir: str | os.PathLike[str] | None) -> bool:

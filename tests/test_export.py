@@ -81,7 +81,8 @@ def test_the_printed_lines_load_the_exports_in_plain_sentence_transformers(model
 
 def test_the_report_is_the_cosine_over_the_held_out_sentences(models, exports, calibration):
     from simcse_st.embedding import encode_sentences, load_encoder
-    from simcse_st.export import calibration_sentences, read_export
+    from simcse_st.export import calibration_sentences
+    from simcse_st.exported import read_export
 
     folder, _ = exports["sup", "int8-static"]
     record = read_export(folder)
@@ -97,7 +98,7 @@ def test_the_report_is_the_cosine_over_the_held_out_sentences(models, exports, c
 def test_stsb_dev_before_and_after_is_reported_when_the_data_is_there(models, exports, data_dir):
     from simcse_st.embedding import load_encoder
     from simcse_st.evaluation import SentEvalSTSEvaluator
-    from simcse_st.export import read_export
+    from simcse_st.exported import read_export
 
     evaluator = SentEvalSTSEvaluator(data_dir, ["STSBenchmark"], split="dev", name="", show_progress_bar=False)
     folder, _ = exports["sup", "int8-static"]
@@ -140,14 +141,15 @@ def test_an_earlier_export_is_replaced_and_a_failed_one_leaves_it(models, export
     import shutil
 
     from simcse_st import export
+    from simcse_st.exported import read_export
 
     out = tmp_path / "out"
     shutil.copytree(exports["unsup", "none"][0], out)
     argv = ["export", str(models["unsup"]), "--out", str(out), "--calibration", str(calibration),
             "--calibration-size", "20", "--data-dir", str(tmp_path / "none"), "--quantize", "int8-weights"]
     assert main(argv) == 0
-    assert export.read_export(out)["quantization"] == "int8-weights"
-    assert export.read_export(out)["cosine"]["min"] >= 0.99
+    assert read_export(out)["quantization"] == "int8-weights"
+    assert read_export(out)["cosine"]["min"] >= 0.99
     before = {path.relative_to(out): path.read_bytes() for path in out.rglob("*") if path.is_file()}
 
     def fail(*args):

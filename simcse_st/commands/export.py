@@ -9,7 +9,7 @@ from simcse_st.commands._apps import MODEL_HELP
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``export`` subcommand."""
-    from simcse_st.export import QUANTIZATIONS
+    from simcse_st.exported import QUANTIZATIONS
 
     parser = subparsers.add_parser(
         "export",
@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export, then print what quantization cost and the line that loads the folder."""
-    from simcse_st.export import check_quantization, export_model, load_line
+    from simcse_st.export import check_quantization, export_model
+    from simcse_st.exported import load_line
 
     check_quantization(args.quantize)
     if args.quantize == "int8-static" or args.calibration is not None:
