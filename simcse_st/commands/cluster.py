@@ -38,11 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Cluster the corpus, print the summary and write the labels."""
     from simcse_st.apps.clustering import cluster
+    from simcse_st.commands._runtime import load_model_for
     from simcse_st.embedding import read_sentences
 
     sentences = read_sentences(args.corpus)
     method = args.method or ("agglomerative" if args.distance_threshold is not None else "kmeans")
-    result = cluster(args.model, sentences, n_clusters=args.n_clusters, method=method,
+    result = cluster(load_model_for(args), sentences, n_clusters=args.n_clusters, method=method,
                      distance_threshold=args.distance_threshold, top_n=args.top_n, seed=args.seed,
                      batch_size=args.batch_size)
     count = len(result.clusters)

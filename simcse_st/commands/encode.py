@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from simcse_st.commands._apps import MODEL_HELP, add_batch_size_argument
+from simcse_st.commands._runtime import add_runtime_arguments, runtime_record
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--ray-gpus-per-actor", type=float, default=0.0, metavar="G",
                         help="GPUs each Ray actor reserves (default: %(default)s)")
     add_batch_size_argument(parser)
+    add_runtime_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     encoded = encode_corpus(
         args.model, args.corpus, args.out, chunk_size=args.chunk_size, dtype=args.dtype, shard=args.shard,
         devices=devices, engine=args.engine, ray_address=args.ray_address, ray_actors=args.ray_actors,
-        ray_gpus_per_actor=args.ray_gpus_per_actor, batch_size=args.batch_size,
+        ray_gpus_per_actor=args.ray_gpus_per_actor, batch_size=args.batch_size, runtime=runtime_record(args),
     )
     manifest = encoded.manifest
     print(f"Encoded sentences {manifest['start']:,} to {manifest['stop']:,} of {manifest['corpus']['sentences']:,} "

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from simcse_st.commands._runtime import add_runtime_arguments, load_model_for
 from simcse_st.data.sts import STS_TASK_LABELS, STS_TASKS
 from simcse_st.evaluation.protocol import AGGREGATIONS, BASELINE_POOLINGS
 
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, any_task: bool = False) -> None:
-    """The options ``eval`` and ``mteb`` share: data root, tasks, batch size and JSON output.
+    """The options ``eval`` and ``mteb`` share: data root, tasks, batch size, JSON output and the runtime.
 
     Args:
         parser: the subcommand's parser.
@@ -45,12 +46,12 @@ def add_data_arguments(parser: argparse.ArgumentParser, any_task: bool = False) 
     parser.add_argument("--batch-size", type=int, default=128, help="sentences per forward pass (default: 128)")
     parser.add_argument("--json", metavar="OUT", default=None,
                         help='write {"STS12": 72.37, ..., "avg": ...} (Spearman x100, two decimals) to OUT')
+    add_runtime_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the model, score it, print the table and write the JSON."""
     from simcse_st.evaluation.sts import SentEvalSTSEvaluator
-    from simcse_st.models import load_model
 
     evaluator = SentEvalSTSEvaluator(
         data_dir=args.data_dir,
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         pooling=args.pooling,
         name="",
     )
-    report(evaluator(load_model(args.model)), args.json)
+    report(evaluator(load_model_for(args)), args.json)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from simcse_st.commands._apps import MODEL_HELP, add_corpus_arguments, add_ivfpq_arguments, ivfpq_options
+from simcse_st.commands._runtime import runtime_record
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.model is None or args.corpus is None:
         raise ValueError("Give MODEL and --corpus FILE to encode a corpus, or --from-embeddings DIR [DIR ...].")
-    index = SemanticIndex.from_file(args.model, args.corpus, backend=args.backend, batch_size=args.batch_size,
+    index = SemanticIndex.from_file(args.model, args.corpus, runtime=runtime_record(args), backend=args.backend,
+                                    batch_size=args.batch_size,
                                     **ivfpq_options(args))
     index.save(args.out)
     print(f"Indexed {len(index)} sentences ({index.dimension}-d embeddings of {args.model}) in {args.out} "

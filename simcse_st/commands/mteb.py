@@ -101,10 +101,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise OSError(f"simcse-st mteb needs the mteb package ({error}); install it with pip install "
                       "'simcse-st[mteb]'.") from error
+    from simcse_st.commands._runtime import load_model_for
     from simcse_st.evaluation.mteb_bridge import mteb_tasks, run_mteb
     from simcse_st.evaluation.mteb_meta import build_model_meta
     from simcse_st.evaluation.mteb_submission import results_cache_folder, revision_folder, submission_note
-    from simcse_st.models import load_model
 
     options = meta_options(args, require_license=args.output_dir is not None)  # no licence needed unless written
     check_output_dir(args.output_dir)
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--update-card writes the scores into a local model folder's README.md; {args.model} is "
                          "not a folder.")
     tasks = mteb_tasks(args.tasks, args.data_dir, args.source, args.benchmark)
-    model = load_model(args.model)
+    model = load_model_for(args)
     meta = build_model_meta(model, args.model, options)
     print(f"Evaluating {meta.name} at revision {meta.revision} on {len(tasks)} MTEB task(s).", flush=True)
     scores = run_mteb(

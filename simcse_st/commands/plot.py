@@ -38,12 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the corpus and labels, draw the map and say where it is."""
     from simcse_st.apps.maps import plot_map
+    from simcse_st.commands._runtime import load_model_for
     from simcse_st.embedding import read_sentences
 
     check_map_options(args.method, args.dims)
     sentences = read_sentences(args.corpus)
     labels = read_sentences(args.labels, what="labels") if args.labels is not None else None
-    result = plot_map(args.model, sentences, args.out, labels=labels, method=args.method,
+    result = plot_map(load_model_for(args), sentences, args.out, labels=labels, method=args.method,
                       n_clusters=args.n_clusters, title=args.title, size=(args.width, args.height),
                       seed=args.seed, batch_size=args.batch_size, dims=args.dims)
     print(f"Wrote a {args.dims}-D {args.method} map of {len(sentences)} sentences in {len(set(result.groups))} groups "

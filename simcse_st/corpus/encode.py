@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from simcse_st.corpus.chunks import ShardSpec, parse_shard, plan_chunks, scan_corpus
 from simcse_st.corpus.engines import ENGINES, local_chunk_embeddings
 from simcse_st.corpus.resume import open_store
 from simcse_st.corpus.store import DTYPES, EncodedCorpus, corpus_manifest
-from simcse_st.embedding import ModelLike, embedding_dimension, model_name_of, resolve_model
+from simcse_st.embedding import ModelLike, embedding_dimension, model_name_of, resolve_model, runtime_of
 from simcse_st.fingerprint import model_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def encode_corpus(
     ray_gpus_per_actor: float = 0.0,
     batch_size: int = 64,
     model_name: str | None = None,
+    runtime: dict[str, Any] | None = None,
     show_progress_bar: bool = True,
 ) -> EncodedCorpus:
     """Encode the sentences of a corpus file (or one shard of them) into ``out``, chunk by chunk, resumably.
@@ -69,6 +71,9 @@ def encode_corpus(
         ray_gpus_per_actor: GPUs each Ray actor reserves (0 on CPU).
         batch_size: sentences per forward pass.
         model_name: the name stored in the manifest; defaults to ``model`` when it is a name or path.
+        runtime: the runtime to load a named ``model`` in, ``{"name": "openvino", "file": ...}`` or
+            ``{"name": "torch"}`` (default: an exported folder's OpenVINO file, else PyTorch). The manifest records
+            the runtime that ran, and a resume in another runtime is refused.
         show_progress_bar: show a tqdm bar of sentences with rate and ETA.
 
     Returns:
@@ -85,10 +90,10 @@ def encode_corpus(
     _check_options(chunk_size, dtype, engine, batch_size, devices)
     shard = parse_shard(shard)
     scan = scan_corpus(corpus)
-    loaded = resolve_model(model)
+    loaded = resolve_model(model, runtime)
     name = model_name if model_name is not None else model_name_of(model)
     manifest = corpus_manifest(name, model_fingerprint(loaded), embedding_dimension(loaded), scan, shard, chunk_size,
-                               dtype)
+                               dtype, runtime_of(loaded))
     store = open_store(out, manifest)
     chunks = plan_chunks(corpus, manifest["start"], manifest["stop"], chunk_size)[store.chunks_done:]
     if store.chunks_done and chunks:
@@ -97,7 +102,8 @@ def encode_corpus(
         from simcse_st.corpus.ray_engine import ray_chunk_embeddings
 
         source = ray_chunk_embeddings(name or loaded, corpus, chunks, batch_size, address=ray_address,
-                                      actors=ray_actors, gpus_per_actor=ray_gpus_per_actor)
+                                      actors=ray_actors, gpus_per_actor=ray_gpus_per_actor,
+                                      runtime=manifest["runtime"])
     else:
         source = local_chunk_embeddings(loaded, corpus, chunks, batch_size, devices)
     with tqdm(total=manifest["count"], initial=store.rows_done, unit="sentence", desc="Encoding",

@@ -33,10 +33,11 @@ class ChunkEncoder:
         model: the encoder or its name or path (loaded in the actor).
         corpus: the corpus file, readable where the actor runs.
         batch_size: sentences per forward pass.
+        runtime: the runtime to load a named model in (:func:`simcse_st.embedding.resolve_model`).
     """
 
-    def __init__(self, model: ModelLike, corpus: str, batch_size: int) -> None:
-        self.model = resolve_model(model)
+    def __init__(self, model: ModelLike, corpus: str, batch_size: int, runtime: dict[str, Any] | None = None) -> None:
+        self.model = resolve_model(model, runtime)
         self.corpus = corpus
         self.batch_size = batch_size
 
@@ -61,6 +62,7 @@ def ray_chunk_embeddings(
     address: str | None = None,
     actors: int = 1,
     gpus_per_actor: float = 0.0,
+    runtime: dict[str, Any] | None = None,
 ) -> Iterator[tuple[list[str], np.ndarray]]:
     """``(sentences, embeddings)`` of each chunk, in order, computed by a Ray Data actor pool.
 
@@ -72,6 +74,7 @@ def ray_chunk_embeddings(
         address: the Ray cluster to connect to when Ray is not running yet (None: a local Ray).
         actors: how many model replicas encode chunks side by side.
         gpus_per_actor: GPUs reserved by each actor (0 on CPU).
+        runtime: the runtime each actor loads a named model in (default: PyTorch, or an exported folder's file).
 
     Raises:
         ImportError: when Ray Data is not installed.
@@ -89,7 +92,7 @@ def ray_chunk_embeddings(
         rows = [{"number": chunk.number, "offset": chunk.offset, "size": chunk.size} for chunk in chunks]
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             ChunkEncoder,
-            fn_constructor_args=(model, os.path.abspath(corpus), batch_size),
+            fn_constructor_args=(model, os.path.abspath(corpus), batch_size, runtime),
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_gpus=gpus_per_actor,

@@ -68,13 +68,18 @@ def _differences(found: dict[str, Any], wanted: dict[str, Any], keys: Sequence[s
     return [f"{key} {found.get(key)!r} (now {wanted.get(key)!r})" for key in keys if found.get(key) != wanted.get(key)]
 
 
+def _runtime_text(runtime: dict[str, Any]) -> str:
+    """``torch``, or ``openvino (FILE)``."""
+    return runtime["name"] + (f" ({runtime['file']})" if runtime.get("file") else "")
+
+
 def check_resumable(directory: Path, found: dict[str, Any], wanted: dict[str, Any]) -> None:
     """Refuse to continue into ``directory`` unless its manifest ``found`` describes the run ``wanted``.
 
     Raises:
-        ValueError: naming what differs: another model (its weights or configuration: a model retrained in place
-            counts as another) or dimension, another corpus, the same corpus file changed since the interrupted
-            run, or other encoding settings.
+        ValueError: naming what differs: another runtime (PyTorch or OpenVINO, and which OpenVINO file), another
+            model (its weights or configuration: a model retrained in place counts as another) or dimension,
+            another corpus, the same corpus file changed since the interrupted run, or other encoding settings.
     """
     fix = f"encode into another --out, or delete {directory} to start over"
     if found.get("format") != STORE_FORMAT:
@@ -83,6 +88,13 @@ def check_resumable(directory: Path, found: dict[str, Any], wanted: dict[str, An
         raise ValueError(
             f"{directory} was written by another version of simcse-st (store version {found.get('version')!r}, this "
             f"one writes {STORE_VERSION}), which did not record the model's fingerprint; {fix}."
+        )
+    runtimes = {key: value.get("runtime", {"name": "torch"}) for key, value in (("was", found), ("now", wanted))}
+    if runtimes["was"] != runtimes["now"]:
+        raise ValueError(
+            f"{directory} holds embeddings made in another runtime: {_runtime_text(runtimes['was'])} (now "
+            f"{_runtime_text(runtimes['now'])}); its embeddings would be mixed with another runtime's; rerun with "
+            f"the first runtime (--runtime, --runtime-file) to continue, or {fix}."
         )
     if _differences(found, wanted, ("model_fingerprint", "dimension")):
         changes = _differences(found, wanted, ("model", "dimension"))

@@ -41,12 +41,14 @@ FILES = {"manifest": "manifest.json", "embeddings": "embeddings.npy", "sentences
 
 def corpus_manifest(
     name: str | None, fingerprint: str, dimension: int, scan: CorpusScan, shard: ShardSpec, chunk_size: int,
-    dtype: str,
+    dtype: str, runtime: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest of an encoding run: what must match for a rerun to continue it, or for shards to be joined."""
+    """The manifest of an encoding run: what must match for a rerun to continue it, or for shards to be joined.
+    ``runtime`` is the runtime that encodes (:func:`simcse_st.embedding.runtime_of`; None: PyTorch)."""
     start, stop = shard.bounds(scan.sentences)
     return {
         "format": STORE_FORMAT, "version": STORE_VERSION, "model": name, "model_fingerprint": fingerprint,
+        "runtime": runtime or {"name": "torch"},
         "dimension": dimension, "dtype": dtype, "chunk_size": chunk_size, "corpus": vars(scan),
         "shard": f"{shard.index}/{shard.count}", "start": start, "stop": stop, "count": stop - start,
     }

@@ -321,7 +321,9 @@ def _training_tasks(card: CardInfo) -> set[str] | None:
 
 def _embedding_parameters(model: SentenceTransformer) -> int | None:
     encoder = getattr(model[0], "auto_model", None)
-    return encoder.get_input_embeddings().weight.numel() if encoder is not None else None
+    if not hasattr(encoder, "get_input_embeddings"):  # none, or an OpenVINO graph (no PyTorch modules to count)
+        return None
+    return encoder.get_input_embeddings().weight.numel()
 
 
 def _training_data_url(record: TrainingRecord | None, given: str | None) -> str | None:

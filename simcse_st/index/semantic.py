@@ -25,6 +25,7 @@ from simcse_st.embedding import (
     normalize_rows,
     read_sentences,
     resolve_model,
+    runtime_of,
 )
 from simcse_st.index.backends import (
     DEFAULT_RERANK,
@@ -71,6 +72,9 @@ class SemanticIndex:
             encoded with ``model`` when None.
         model_name: the model's name or path stored by :meth:`save` so :meth:`load` can reload it; defaults to
             ``model`` when that is a name or path (a local folder is stored as its absolute path).
+        runtime: the runtime to load ``model`` in when it is a name or path, a
+            :func:`~simcse_st.embedding.runtime_of` record such as ``{"name": "openvino", "file": ...}`` (default:
+            an exported folder's OpenVINO file, else PyTorch); :meth:`save` records the one that ran.
         backend: one of :data:`BACKENDS`.
         batch_size: sentences per forward pass when encoding.
         show_progress_bar: show a tqdm bar while encoding the corpus.
@@ -96,6 +100,7 @@ class SemanticIndex:
         embeddings: np.ndarray | None = None,
         *,
         model_name: str | None = None,
+        runtime: dict[str, Any] | None = None,
         backend: str = "auto",
         batch_size: int = 64,
         show_progress_bar: bool = True,
@@ -105,7 +110,8 @@ class SemanticIndex:
         nprobe: int | None = None,
         rerank: int = DEFAULT_RERANK,
     ) -> None:
-        self._setup(model, model_name=model_name, backend=backend, batch_size=batch_size,
+        self._setup(resolve_model(model, runtime), model_name=model_name if model_name is not None else
+                    model_name_of(model), backend=backend, batch_size=batch_size,
                     show_progress_bar=show_progress_bar, ef_search=ef_search, nlist=nlist, pq_m=pq_m, nprobe=nprobe,
                     rerank=rerank)
         self.add(sentences, embeddings)
@@ -120,6 +126,7 @@ class SemanticIndex:
         if backend.startswith("faiss"):
             import_faiss()
         self.model: SentenceTransformer = resolve_model(model)
+        self.runtime = runtime_of(self.model)
         self.model_name = model_name if model_name is not None else model_name_of(model)
         self.dimension = embedding_dimension(self.model)
         self.backend = backend
@@ -250,13 +257,14 @@ class SemanticIndex:
             (folder / FILES["sentences"]).write_text(jsonl_sentences(self.sentences), encoding="utf-8")
             write_rows(folder / FILES["embeddings"], [self.embeddings])
             write_index_files(folder, self.model_name, self.dimension, len(self), self.backend, backend, faiss_index,
-                              self.ivfpq if backend == "faiss-ivfpq" else None)
+                              self.ivfpq if backend == "faiss-ivfpq" else None, self.runtime)
         logger.info("Saved an index of %d sentences to %s", len(self), directory)
         return Path(directory)
 
     @classmethod
     def load(
-        cls, directory: str | os.PathLike[str], model: ModelLike | None = None, **kwargs: Any
+        cls, directory: str | os.PathLike[str], model: ModelLike | None = None,
+        runtime: dict[str, Any] | None = None, **kwargs: Any,
     ) -> SemanticIndex:
         """An index written by :meth:`save` (or ``simcse-st index``); the corpus is not re-encoded.
 
@@ -267,6 +275,9 @@ class SemanticIndex:
             directory: the saved index.
             model: the model to encode queries with; defaults to the model name or path stored in the index.
                 It must give embeddings of the stored dimension.
+            runtime: the runtime to load a named ``model`` in (see the constructor); for the stored model it
+                defaults to the one that embedded the corpus, as the index records it. Queries encoded in another
+                runtime are logged as a warning (their embeddings differ slightly from the corpus's).
             kwargs: constructor options (``backend``, ``batch_size``, ``nprobe``, ...); ``backend`` and the IVF-PQ
                 settings default to the saved ones.
 
@@ -282,8 +293,13 @@ class SemanticIndex:
                 f"The index {directory} does not name its model (it was built from an in-memory model without "
                 f"model_name); pass the model that built it."
             )
-        model = meta["model"] if model is None else model
-        loaded = resolve_model(model)
+        stored_runtime = meta.get("runtime", {"name": "torch"})
+        if model is None:
+            model, runtime = meta["model"], runtime if runtime is not None else stored_runtime
+        loaded = resolve_model(model, runtime)
+        if runtime_of(loaded) != stored_runtime:
+            logger.warning("The index %s was embedded in the %s runtime; its queries now run in %s.", directory,
+                           stored_runtime, runtime_of(loaded))
         if embedding_dimension(loaded) != meta["dimension"]:
             raise ValueError(
                 f"The index {directory} holds {meta['dimension']}-d embeddings (model {meta.get('model')!r}), but "

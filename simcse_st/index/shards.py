@@ -64,7 +64,8 @@ def build_index_from_encoded(
         settings = (ivfpq_settings(size, dimension, nlist=nlist, m=pq_m, nprobe=nprobe, rerank=rerank)
                     if active == "faiss-ivfpq" else None)
         faiss_index = build_faiss_index(active, embeddings, settings) if active in SAVED_FAISS else None
-        write_index_files(folder, first.manifest["model"], dimension, size, backend, active, faiss_index, settings)
+        write_index_files(folder, first.manifest["model"], dimension, size, backend, active, faiss_index, settings,
+                          first.manifest.get("runtime"))
     return size, active
 
 
@@ -78,7 +79,8 @@ def joinable_shards(shards: Sequence[EncodedCorpus]) -> list[EncodedCorpus]:
     """
     problems = [*_differences(shards, "corpora", lambda m: m["corpus"]["sha256"],
                               lambda m: f"{m['corpus']['path']} (SHA-256 {m['corpus']['sha256'][:12]}...)"),
-                *_differences(shards, "models", lambda m: (m.get("model_fingerprint") or m["model"], m["dimension"]),
+                *_differences(shards, "models", lambda m: (m.get("model_fingerprint") or m["model"], m["dimension"],
+                                                         str(m.get("runtime"))),
                               lambda m: f"{m['model']} ({m['dimension']}-d, fingerprint "
                                         f"{str(m.get('model_fingerprint'))[:FINGERPRINT_LENGTH]}...)")]
     ordered = sorted(shards, key=lambda shard: (int(shard.manifest["start"]), int(shard.manifest["stop"])))

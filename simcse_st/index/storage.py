@@ -1,7 +1,8 @@
 """The on-disk format of a saved :class:`~simcse_st.index.SemanticIndex`, and the safe replacement of its folder.
 
 A saved index is a folder holding ``index.json`` (the format marker ``simcse-st-index`` and its version, the model
-name or path, dimension, size, backend, IVF-PQ settings), ``sentences.jsonl``, ``embeddings.npy`` and, for HNSW
+name or path, the runtime that embedded the corpus (:func:`simcse_st.embedding.runtime_of`), dimension, size,
+backend, IVF-PQ settings), ``sentences.jsonl``, ``embeddings.npy`` and, for HNSW
 and IVF-PQ, the FAISS index.
 
 A save writes a new folder beside the target (``.NAME.XXXXXXXX.tmp``, marked by ``.simcse-st-partial`` until it
@@ -21,7 +22,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,13 @@ def write_rows(path: Path, blocks: Sequence[np.ndarray]) -> None:
 
 def write_index_files(
     folder: Path, model_name: str | None, dimension: int, size: int, backend: str, active_backend: str,
-    faiss_index: Any, ivfpq: IVFPQSettings | None,
+    faiss_index: Any, ivfpq: IVFPQSettings | None, runtime: dict[str, Any] | None = None,
 ) -> None:
-    """Write ``index.json`` and, for HNSW and IVF-PQ, the FAISS index beside the sentences and embeddings."""
+    """Write ``index.json`` and, for HNSW and IVF-PQ, the FAISS index beside the sentences and embeddings.
+    ``runtime`` is the runtime that embedded the corpus (None: PyTorch)."""
     meta: dict[str, Any] = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "model": model_name,
-                            "dimension": dimension, "size": size, "backend": backend}
+                            "runtime": runtime or {"name": "torch"}, "dimension": dimension, "size": size,
+                            "backend": backend}
     if ivfpq is not None:
         meta["ivfpq"] = {key: value for key, value in asdict(ivfpq).items() if key in ("nlist", "m", "nprobe",
                                                                                         "rerank")}
@@ -75,6 +78,11 @@ def _is_index_meta(meta: dict[str, Any] | None) -> bool:
     """Whether a read ``index.json`` is a simcse-st index's (format marker and a known version)."""
     return (meta is not None and meta.get("format") == INDEX_FORMAT and isinstance(meta.get("version"), int)
             and meta["version"] <= INDEX_VERSION)
+
+
+def _holds_index(folder: Path) -> bool:
+    """Whether ``folder`` holds a complete saved index (its ``index.json`` is one)."""
+    return _is_index_meta(read_json(folder / FILES["meta"]))
 
 
 def check_replaceable(target: Path) -> None:
@@ -112,43 +120,55 @@ def _listing(names: Sequence[str]) -> str:
     return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
-def _leftovers(target: Path, kind: str) -> list[Path]:
-    """The ``.tmp`` (a save being written) or ``.old`` (an index renamed aside) folders of saves into ``target``."""
+def _leftovers(target: Path, kind: str, is_complete: Callable[[Path], bool]) -> list[Path]:
+    """The ``.tmp`` (a save being written) or ``.old`` (a folder renamed aside) folders of saves into ``target``."""
     pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{8}}\.{kind}")
     if not target.parent.is_dir():
         return []
     return sorted(path for path in target.parent.iterdir()
                   if pattern.fullmatch(path.name) and path.is_dir() and not path.is_symlink()
-                  and ((path / _PARTIAL).is_file() or _is_index_meta(read_json(path / FILES["meta"]))))
+                  and ((path / _PARTIAL).is_file() or is_complete(path)))
 
 
-def recover(target: str | os.PathLike[str], clean: bool = True) -> None:
-    """Finish what an interrupted save into ``target`` left: put the old index back if ``target`` is missing
+def recover(target: str | os.PathLike[str], clean: bool = True,
+            is_complete: Callable[[Path], bool] = _holds_index) -> None:
+    """Finish what an interrupted save into ``target`` left: put the old folder back if ``target`` is missing
     (or empty) and one was renamed aside; with ``clean``, delete the other leftovers (folders named and marked as
-    this package's saves, see the module docstring)."""
+    this package's saves, see the module docstring). ``is_complete`` recognises a complete saved folder (by
+    default a saved index; :mod:`simcse_st.export` passes its own)."""
     target = Path(target)
-    aside = _leftovers(target, "old")
+    aside = _leftovers(target, "old", is_complete)
     if aside and (not target.exists() or (target.is_dir() and not any(target.iterdir()))):
         with contextlib.suppress(FileNotFoundError):
             target.rmdir()
         os.rename(aside.pop(), target)
         fsync_path(target.parent)
     if clean:
-        for folder in aside + _leftovers(target, "tmp"):
+        for folder in aside + _leftovers(target, "tmp", is_complete):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def replaced_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
+def replaced_directory(
+    target: str | os.PathLike[str],
+    check: Callable[[Path], None] = check_replaceable,
+    is_complete: Callable[[Path], bool] = _holds_index,
+) -> Iterator[Path]:
     """A new folder beside ``target`` to write into; once the block ends without error, it replaces ``target``.
 
+    Args:
+        target: the folder to write.
+        check: raises unless ``target`` may be replaced (by default :func:`check_replaceable`: missing, empty, or
+            a saved index holding nothing else).
+        is_complete: recognises a complete folder of this kind among the leftovers of an interrupted save.
+
     Raises:
-        ValueError: when ``target`` exists and is neither empty nor a saved index holding nothing else (it is
-            never replaced; see :func:`check_replaceable`).
+        ValueError: from ``check``, when ``target`` holds something this package did not write (it is never
+            replaced).
     """
     target = Path(target)
-    recover(target)
-    check_replaceable(target)
+    recover(target, is_complete=is_complete)
+    check(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     folder = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     folder.mkdir()
