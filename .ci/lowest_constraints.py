@@ -1,17 +1,21 @@
 """Print a pip constraints file that pins each direct requirement to its lower bound.
 
-    python .ci/lowest_constraints.py [SETUP_CFG] [EXTRA ...]     (defaults: setup.cfg, the "test" extra)
+    python .ci/lowest_constraints.py [--instead NAME==VERSION ...] [SETUP_CFG] [EXTRA ...]
+                                                                 (defaults: setup.cfg, the "test" extra)
 
 Reads ``install_requires`` and the named extras from setup.cfg's ``[options]`` / ``[options.extras_require]``
 at run time and writes ``name==X`` for every requirement with a ``>=X`` (or ``~=X``, ``==X``) bound, so that
 ``pip install -c FILE -e ".[test]"`` resolves the direct requirements to the lowest versions the metadata
 allows; requirements without a lower bound (``ruff``, ``httpx``, ...) and indirect ones are left for pip to
 choose. Constraints cannot carry extras, so ``ray[data]>=2.40`` becomes ``ray==2.40``. Where a name appears
-twice (install_requires and an extra), the higher lower bound wins. Plain Python: runs before any venv exists.
+twice (install_requires and an extra), the higher lower bound wins. ``--instead torch==2.13.0`` pins a
+requirement at a version inside its range other than its lower bound: for a floor whose only wheel is a
+multi-GB CUDA build, tested by hand instead (setup.cfg says how). Plain Python: runs before any venv exists.
 """
 
 from __future__ import annotations
 
+import argparse
 import configparser
 import re
 import sys
@@ -65,10 +69,29 @@ def lowest_constraints(setup_cfg: Path, extras: list[str]) -> dict[str, str]:
     return pins
 
 
+def pin_instead(pins: dict[str, str], pin: str) -> None:
+    """Replace one lower-bound pin by ``NAME==VERSION``, a version at or above that bound."""
+    name, _, version = pin.partition("==")
+    key = canonical(name.strip())
+    if not version or key not in pins:
+        raise SystemExit(f"--instead {pin!r}: give NAME==VERSION for a requirement with a lower bound "
+                         f"(those: {', '.join(sorted(pins))})")
+    if version_key(version) < version_key(pins[key]):
+        raise SystemExit(f"--instead {pin!r}: {version} is below {key}'s lower bound {pins[key]}")
+    pins[key] = version.strip()
+
+
 def main(argv: list[str]) -> int:
-    setup_cfg = Path(argv[0]) if argv else Path("setup.cfg")
-    extras = argv[1:] or ["test"]
-    for name, version in sorted(lowest_constraints(setup_cfg, extras).items()):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instead", action="append", default=[], metavar="NAME==VERSION",
+                        help="pin this requirement at VERSION rather than at its lower bound (repeatable)")
+    parser.add_argument("setup_cfg", nargs="?", type=Path, default=Path("setup.cfg"))
+    parser.add_argument("extras", nargs="*")
+    args = parser.parse_args(argv)
+    pins = lowest_constraints(args.setup_cfg, args.extras or ["test"])
+    for pin in args.instead:
+        pin_instead(pins, pin)
+    for name, version in sorted(pins.items()):
         print(f"{name}=={version}")
     return 0
 

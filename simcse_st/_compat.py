@@ -1,6 +1,6 @@
 """The one place where simcse-st reaches into sentence-transformers beyond its documented API.
 
-Verified with sentence-transformers 6.2.0. Each piece below is something simcse-st relies on for a specific
+Verified with sentence-transformers 6.2.0 and 6.3.0. Each piece below is something simcse-st relies on for a specific
 behaviour; ``tests/test_compat.py`` checks that behaviour and fails with a message naming the installed
 sentence-transformers version, so an upgrade that changes one of them is caught here and not mid-training.
 
@@ -26,8 +26,8 @@ from sentence_transformers.base.losses.merged_forward import embed_columns, merg
 SENTENCE_TRANSFORMERS_VERSION: str = sentence_transformers.__version__
 """The installed sentence-transformers version, named in every compatibility error."""
 
-VERIFIED_RANGE = ">=6.2.0,<6.3"
-"""The sentence-transformers versions whose internals ``tests/test_compat.py`` has passed on."""
+VERIFIED_RANGE = ">=6.2,<6.4"
+"""The sentence-transformers versions whose internals ``tests/test_compat.py`` has passed on (setup.cfg's range)."""
 
 #: the trainer's private checkpoint hooks that simcse_st.training overrides -> the parameters we call them with
 TRAINER_CHECKPOINT_HOOKS: dict[str, tuple[str, ...]] = {

@@ -5,11 +5,15 @@ Every failure names the installed sentence-transformers version and what changed
 
 from __future__ import annotations
 
+import configparser
 import inspect
+from pathlib import Path
 
 import pytest
 import torch
 import transformers
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from sentence_transformers import SentenceTransformerTrainer
 from torch import nn
 
@@ -141,3 +145,13 @@ def test_a_changed_hook_fails_with_the_installed_version_named():
 
     with pytest.raises(TypeError, match="Missing._load_from_checkpoint no longer exists"):
         check_trainer_checkpoint_hooks(Missing)
+
+
+def test_the_verified_range_is_the_range_setup_cfg_installs():
+    """A user installs only sentence-transformers releases whose internals this file checked (and names them)."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg", encoding="utf-8")
+    lines = config.get("options", "install_requires").splitlines()
+    requirements = [Requirement(line.split("#")[0]) for line in lines if line.split("#")[0].strip()]
+    installed = next(r for r in requirements if r.name == "sentence-transformers")
+    assert installed.specifier == SpecifierSet(_compat.VERIFIED_RANGE)
