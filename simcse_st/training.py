@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,6 +169,7 @@ def training_arguments(
     dev_tasks: tuple[str, ...] = OFFICIAL_DEV_TASKS,
     save_total_limit: int | None = 2,
     precision: str = "auto",
+    gradient_checkpointing: bool = False,
     **overrides: Any,
 ) -> SentenceTransformerTrainingArguments:
     """SentenceTransformerTrainingArguments for the recipe: linear decay without warm-up (the official trainer's
@@ -186,7 +187,9 @@ def training_arguments(
         save_total_limit: checkpoints kept (the best is always kept besides the latest).
         precision: ``auto``, ``fp32``, ``fp16`` or ``bf16``, checked against the hardware
             (:func:`simcse_st.precision.resolve_precision`).
-        overrides: any other training argument (e.g. ``activation_checkpointing=True``).
+        gradient_checkpointing: recompute the encoder's activations in the backward pass (long sequences);
+            passed as transformers' ``activation_checkpointing`` (``gradient_checkpointing`` in older releases).
+        overrides: any other training argument (e.g. ``report_to="tensorboard"``).
     """
     selection: dict[str, Any] = (
         {
@@ -217,12 +220,22 @@ def training_arguments(
         # torchrun on a machine without CUDA: accelerate only sets up (gloo) DDP when told to use the CPU
         "use_cpu": not torch.cuda.is_available() and world_size() > 1,
         **precision_arguments(resolve_precision(precision)),
+        **checkpointing_argument(gradient_checkpointing),
         "dataloader_pin_memory": torch.cuda.is_available(),
         "report_to": "none",
         **selection,
         **overrides,
     }
     return SentenceTransformerTrainingArguments(**arguments)
+
+
+def checkpointing_argument(enabled: bool) -> dict[str, bool]:
+    """The training argument that turns activation checkpointing on: ``activation_checkpointing`` in newer
+    transformers (which deprecate ``gradient_checkpointing``), ``gradient_checkpointing`` in older ones."""
+    if not enabled:
+        return {}
+    names = {argument.name for argument in fields(SentenceTransformerTrainingArguments)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": True}
 
 
 class SimCSETrainer(SentenceTransformerTrainer):
@@ -351,7 +364,7 @@ def train_simcse(
         precision: ``auto`` (bf16 on a GPU that has it, else fp16 on CUDA, fp32 without CUDA), ``fp32``, ``fp16``
             or ``bf16`` (also on a CPU with bf16 instructions); recorded in the model card.
         argument_overrides: further training arguments (see :func:`training_arguments`), e.g.
-            ``activation_checkpointing=True`` (``--gradient-checkpointing``) to recompute the encoder's activations
+            ``gradient_checkpointing=True`` (``--gradient-checkpointing``) to recompute the encoder's activations
             in the backward pass (long sequences).
 
     Returns:

@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, data_name=Path(args.train_file).name, max_steps=args.max_steps, seed=args.seed,
         resume=args.resume, dev_tasks=DEV_SELECTIONS[args.select_on], loss_options=loss_options(args),
         name=args.name, license=args.license, languages=args.language, final_scores=args.final_scores,
-        precision=precision, activation_checkpointing=args.gradient_checkpointing,
+        precision=precision, gradient_checkpointing=args.gradient_checkpointing,
         report_to=args.report_to,
         base_model=args.base_model, training_data_url=args.training_data_url,
     )
