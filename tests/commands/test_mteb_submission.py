@@ -19,6 +19,7 @@ from sentence_transformers import SentenceTransformer
 
 from simcse_st.cli import main
 from simcse_st.fingerprint import short_fingerprint
+from simcse_st.model_card import read_card
 from tests.commands.conftest import BASE, TRAINING_DATA_URL
 from tests.sts_sample import STSSample
 
@@ -129,9 +130,13 @@ def test_trained_model_gets_a_complete_model_meta_and_registry_entry(
     meta_file = out / "senteval" / "results" / "test__simcse-tiny" / revision / "model_meta.json"
     meta = ModelMeta.model_validate_json_resolved(meta_file.read_text())
 
-    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    # the day training ended, as its record says: the session's fixture trained it today, or yesterday (UTC) when
+    # the session crossed midnight; never a file's time
+    trained_on = read_card(trained).record.date
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    assert trained_on in {today.isoformat(), (today - datetime.timedelta(days=1)).isoformat()}
     expected = {
-        "name": "test/simcse-tiny", "revision": revision, "release_date": today, "languages": ["eng-Latn"],
+        "name": "test/simcse-tiny", "revision": revision, "release_date": trained_on, "languages": ["eng-Latn"],
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "n_embedding_parameters": model[0].auto_model.get_input_embeddings().weight.numel(),
         "max_tokens": 128, "embed_dim": 32, "license": "apache-2.0", "open_weights": True,
